@@ -1,0 +1,1 @@
+console.log('hello from tessera', process.argv.slice(2))

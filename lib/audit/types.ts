@@ -1,0 +1,12 @@
+/** One audit event: a JSON line with `event`, `level`, `request_id` (DESIGN "Audit events"). */
+export interface AuditEvent {
+  readonly event: string
+  readonly level: 'INFO' | 'WARN' | 'ERROR'
+  readonly request_id: string
+  readonly [field: string]: unknown
+}
+
+/** Where audit events go; the default writes them through Powertools Logger. Never given raw tokens. */
+export interface AuditSink {
+  emit(event: AuditEvent): void
+}

@@ -1,0 +1,12 @@
+import { z } from 'zod'
+import { AwsAccountIdSchema, providerCommon } from './common.js'
+
+/** `kind: aws-iam`: a signed sts:GetCallerIdentity request proves an IAM principal. */
+export const AwsIamProviderSchema = z.strictObject({
+  ...providerCommon,
+  kind: z.literal('aws-iam'),
+  accounts: z.array(AwsAccountIdSchema).min(1),
+  /** When set, the signed request must carry `X-Tessera-Server-ID: <value>` (anti-replay across deployments). */
+  serverIdHeader: z.string().min(1).max(256).optional(),
+})
+export type AwsIamProviderConfig = z.output<typeof AwsIamProviderSchema>

@@ -1,0 +1,138 @@
+/** OAuth 2.0 error codes Tessera puts on the wire (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 6750 §3.1). */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'unsupported_grant_type'
+  | 'unsupported_token_type'
+  | 'temporarily_unavailable'
+  | 'not_found'
+  | 'server_error'
+
+/**
+ * The one error hierarchy: each class is one OAuth error code with its HTTP status.
+ * `message` is what the caller sees when `expose` is true; `detail` is for the audit log only.
+ */
+export class BrokerError extends Error {
+  detail: string | undefined
+  constructor(
+    readonly code: OAuthErrorCode,
+    readonly status: number,
+    message: string,
+    readonly expose = true,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message)
+    this.name = new.target.name
+  }
+
+  /** Attaches internal detail (audit log only, never sent to the caller). */
+  withDetail(detail: string): this {
+    this.detail = detail
+    return this
+  }
+}
+
+/** 400: malformed request, or an assertion that fails verification. */
+export class InvalidRequest extends BrokerError {
+  constructor(message: string) {
+    super('invalid_request', 400, message)
+  }
+}
+
+/** 400: no policy grants the requested audience/resource to this subject. */
+export class InvalidTarget extends BrokerError {
+  constructor(message: string) {
+    super('invalid_target', 400, message)
+  }
+}
+
+/** 400: the requested scopes exceed the grant. */
+export class InvalidScope extends BrokerError {
+  constructor(message: string) {
+    super('invalid_scope', 400, message)
+  }
+}
+
+export class UnsupportedGrantType extends BrokerError {
+  constructor(message: string) {
+    super('unsupported_grant_type', 400, message)
+  }
+}
+
+export class UnsupportedTokenType extends BrokerError {
+  constructor(message: string) {
+    super('unsupported_token_type', 400, message)
+  }
+}
+
+/** 401 (RFC 6750): missing or invalid bearer token on an authenticated endpoint. */
+export class InvalidToken extends BrokerError {
+  constructor(message: string) {
+    super('invalid_token', 401, message, true, { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
+  }
+}
+
+/** 403 (RFC 6750): the bearer token lacks the scope the endpoint needs. */
+export class InsufficientScope extends BrokerError {
+  constructor(message: string, scope: string) {
+    super('insufficient_scope', 403, message, true, {
+      'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"`,
+    })
+  }
+}
+
+export class MethodNotAllowed extends BrokerError {
+  constructor(allowed: readonly string[]) {
+    super('invalid_request', 405, `method not allowed; use ${allowed.join(' or ')}`, true, {
+      Allow: allowed.join(', '),
+    })
+  }
+}
+
+export class PayloadTooLarge extends BrokerError {
+  constructor(limit: number) {
+    super('invalid_request', 413, `request body exceeds ${limit} bytes`)
+  }
+}
+
+export class UnsupportedMediaType extends BrokerError {
+  constructor(expected: string) {
+    super('invalid_request', 415, `content type must be ${expected}`)
+  }
+}
+
+export class NotFound extends BrokerError {
+  constructor() {
+    super('not_found', 404, 'no such endpoint')
+  }
+}
+
+/** 503: a dependency (JWKS, KMS, STS, store) is down and no safe answer exists. */
+export class TemporarilyUnavailable extends BrokerError {
+  constructor(message: string, retryAfterSeconds = 5) {
+    super('temporarily_unavailable', 503, message, true, { 'Retry-After': String(retryAfterSeconds) })
+  }
+}
+
+/** 500: never exposed; the caller sees a generic message and the request id. */
+export class ServerError extends BrokerError {
+  constructor(message: string) {
+    super('server_error', 500, message, false)
+  }
+}
+
+/** Raised by config loading; names the file and the path inside it. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`${file}: invalid configuration\n${issues.map((i) => `  - ${i}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}

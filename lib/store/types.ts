@@ -1,0 +1,42 @@
+/** A scalar attribute value (DynamoDB S, N or BOOL). */
+export type AttrValue = string | number | boolean
+
+/** One state item; the DynamoDB table keys it by `pk` (hash) and `sk` (range). */
+export interface StateItem {
+  readonly pk: string
+  readonly sk: string
+  /** Epoch seconds; the item is treated as absent from this moment on (DynamoDB TTL attribute). */
+  readonly expiresAt?: number | undefined
+  readonly attrs: Readonly<Record<string, AttrValue>>
+}
+
+/** Conditions for a write; an expired item always counts as absent. */
+export type WriteCondition =
+  | { readonly ifAbsent: true }
+  /** Every named attribute must currently hold exactly this value (optimistic concurrency). */
+  | { readonly ifMatch: Readonly<Record<string, AttrValue>> }
+
+/**
+ * The primitive every piece of shared state is built on (replay, revocation, nonces, instance
+ * bindings): one table, conditional single-item writes, no transactions, no secondary index.
+ * Implementations: `memory-table.ts` (local) and `dynamodb-table.ts`. Any failure to answer
+ * throws `StoreUnavailable`; a failed condition is a `false` result, never an error.
+ */
+export interface StateTable {
+  /** Writes the item; false when the condition does not hold. */
+  put(item: StateItem, condition?: WriteCondition): Promise<boolean>
+  /** Reads one item (consistent read); undefined when absent or expired. */
+  get(pk: string, sk: string): Promise<StateItem | undefined>
+  /** Deletes the item; false when the condition does not hold (or, with ifAbsent, never meaningful). */
+  delete(pk: string, sk: string, condition?: { readonly ifMatch: Readonly<Record<string, AttrValue>> }): Promise<boolean>
+  /** All unexpired items under one partition key, in sk order. */
+  query(pk: string): Promise<StateItem[]>
+}
+
+/** Thrown by a StateTable that cannot answer (throttled, down, timed out). Maps to 503. */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreUnavailable'
+  }
+}
