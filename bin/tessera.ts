@@ -1,1 +1,53 @@
-console.log('hello from tessera', process.argv.slice(2))
+import { createRoutes } from '../functions/routes.js'
+import { runDevToken } from '../lib/cli/dev-token.js'
+import { runExchange } from '../lib/cli/exchange.js'
+import { runServe } from '../lib/cli/serve.js'
+import { ExchangeFailed } from '../lib/client/exchange.js'
+import { ConfigError } from '../lib/errors.js'
+
+const USAGE = `usage: tessera <command> [options]
+
+  serve [--config F] [--port 8787] [--host 127.0.0.1] [--dev-issuer]
+  dev-token --sub S [--claim k=v | k:=json]… [--aud A] [--url U] [--ttl 5m]
+  exchange [--url U] --token T|@file|- (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]
+`
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'serve': {
+      const { server } = await runServe(rest, { createRoutes })
+      const stop = () => void server.close().then(() => process.exit(0))
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      return -1
+    }
+    case 'dev-token':
+      process.stdout.write(`${await runDevToken(rest)}\n`)
+      return 0
+    case 'exchange':
+      process.stdout.write(`${await runExchange(rest)}\n`)
+      return 0
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE)
+      return command === undefined ? 2 : 0
+    default:
+      process.stderr.write(`tessera: unknown command "${command}"\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code
+  },
+  (err: unknown) => {
+    if (err instanceof ExchangeFailed) process.stderr.write(`${err.error}: ${err.description}\n`)
+    else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`)
+    else process.stderr.write(`tessera: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exitCode = 1
+  },
+)

@@ -37,6 +37,8 @@ export interface VerifiedSubject {
 export interface AssertionVerifier {
   /** subject_token_type URIs this verifier accepts. */
   readonly tokenTypes: readonly string[]
+  /** actor_token_type URIs this verifier reads; an actor token of any other type is refused before verify(). */
+  readonly actorTokenTypes?: readonly string[]
   /** Verifies fully or throws a BrokerError (InvalidRequest for bad input, TemporarilyUnavailable for outages). */
   verify(input: AssertionInput): Promise<VerifiedSubject>
 }

@@ -39,7 +39,8 @@ export function parseForm(
   const [mediaType, ...parameters] = (contentType ?? '').split(';').map((s) => s.trim().toLowerCase())
   if (mediaType !== FORM_TYPE) throw new UnsupportedMediaType(FORM_TYPE)
   for (const p of parameters) {
-    if (p.startsWith('charset=') && !/^charset="?utf-8"?$/.test(p)) throw new UnsupportedMediaType(`${FORM_TYPE} in UTF-8`)
+    if (p.startsWith('charset=') && !/^charset="?utf-8"?$/.test(p))
+      throw new UnsupportedMediaType(`${FORM_TYPE} in UTF-8`)
   }
   const values = new Map<string, string[]>()
   if (body.length === 0) return new FormParams(values)
@@ -66,7 +67,8 @@ function decodeComponent(raw: string): string {
     throw new InvalidRequest('malformed percent-encoding in the form body')
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(text)) throw new InvalidRequest('control characters are not allowed in form parameters')
+  if (/[\u0000-\u001f\u007f]/.test(text))
+    throw new InvalidRequest('control characters are not allowed in form parameters')
   return text
 }
 

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto'
+import type { Signer } from '../keys/signer.js'
+
+export interface AccessTokenClaims {
+  readonly issuer: string
+  readonly sub: string
+  readonly audience: readonly string[]
+  readonly scopes: readonly string[]
+  /** Seconds. */
+  readonly ttl: number
+  /** The policy name (RFC 9068 client_id). */
+  readonly clientId: string
+  /** The provider name. */
+  readonly idp: string
+  /** Epoch milliseconds. */
+  readonly now: number
+}
+
+export interface MintedToken {
+  readonly token: string
+  readonly jti: string
+  readonly iat: number
+  readonly exp: number
+}
+
+const headerCache = new WeakMap<Signer, string>()
+
+/** Mints an RFC 9068 JWT access token: `typ: at+jwt`, one `signer.sign` call. */
+export async function mintAccessToken(signer: Signer, c: AccessTokenClaims): Promise<MintedToken> {
+  let header = headerCache.get(signer)
+  if (!header) {
+    header = b64url(JSON.stringify({ alg: signer.alg, kid: signer.kid, typ: 'at+jwt' }))
+    headerCache.set(signer, header)
+  }
+  const iat = Math.floor(c.now / 1000)
+  const exp = iat + c.ttl
+  const jti = randomBytes(16).toString('base64url')
+  const payload: Record<string, unknown> = {
+    iss: c.issuer,
+    sub: c.sub,
+    aud: c.audience.length === 1 ? c.audience[0] : c.audience,
+    exp,
+    iat,
+    nbf: iat,
+    jti,
+    client_id: c.clientId,
+    idp: c.idp,
+  }
+  if (c.scopes.length > 0) payload.scope = c.scopes.join(' ')
+  const signingInput = `${header}.${b64url(JSON.stringify(payload))}`
+  const signature = await signer.sign(Buffer.from(signingInput))
+  return { token: `${signingInput}.${Buffer.from(signature).toString('base64url')}`, jti, iat, exp }
+}
+
+function b64url(text: string): string {
+  return Buffer.from(text).toString('base64url')
+}

@@ -1,0 +1,50 @@
+import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
+import type { Broker } from '../broker.js'
+import { MethodNotAllowed } from '../errors.js'
+import { jsonResponse } from '../http/respond.js'
+import type { HttpRequest, HttpResponse } from '../http/types.js'
+
+const CACHEABLE = { 'Cache-Control': 'public, max-age=300' }
+
+/** Joins the issuer and an endpoint path without doubling the slash. */
+export function endpointUrl(issuer: string, path: string): string {
+  return `${issuer.replace(/\/+$/, '')}${path}`
+}
+
+/** RFC 8414 authorization server metadata (also served as openid-configuration). */
+export function serverMetadata(broker: Broker): Record<string, unknown> {
+  const { issuer } = broker
+  const scopes = new Set<string>()
+  for (const p of broker.config.policies) for (const s of p.grant.token?.scopes ?? []) scopes.add(s)
+  return {
+    issuer,
+    token_endpoint: endpointUrl(issuer, '/token'),
+    jwks_uri: endpointUrl(issuer, '/.well-known/jwks.json'),
+    introspection_endpoint: endpointUrl(issuer, '/introspect'),
+    revocation_endpoint: endpointUrl(issuer, '/revoke'),
+    grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+    token_endpoint_auth_methods_supported: ['none'],
+    scopes_supported: [...scopes].sort(),
+    subject_token_types_supported: [...broker.verifiers.keys()].sort(),
+    issued_token_types_supported: [TokenTypes.accessToken, TokenTypes.jwt, TokenTypes.awsCredentials],
+    access_token_signing_alg_values_supported: [broker.keys.active.alg],
+  }
+}
+
+/** GET /.well-known/oauth-authorization-server and /.well-known/openid-configuration. */
+export async function metadataEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET'])
+  return jsonResponse(200, serverMetadata(broker), req.requestId, CACHEABLE)
+}
+
+/** GET /.well-known/jwks.json: the active key and any still-published previous keys. */
+export async function jwksEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET'])
+  return jsonResponse(200, { keys: broker.keys.publicKeys }, req.requestId, CACHEABLE)
+}
+
+/** GET /healthz: liveness (the broker initialised: config, keys, verifiers). */
+export async function healthEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET'])
+  return jsonResponse(200, { status: 'ok', issuer: broker.issuer }, req.requestId)
+}

@@ -1,0 +1,39 @@
+import { BrokerError } from '../errors.js'
+import type { HttpResponse } from './types.js'
+
+/** Headers on every token-bearing or error response (RFC 6749 §5.1). */
+export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const
+
+/** A JSON response with no-store caching and the request id. */
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  requestId: string,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): HttpResponse {
+  return {
+    status,
+    headers: {
+      'Content-Type': 'application/json; charset=utf-8',
+      ...NO_STORE,
+      'X-Request-Id': requestId,
+      'X-Content-Type-Options': 'nosniff',
+      ...extraHeaders,
+    },
+    body: JSON.stringify(body),
+  }
+}
+
+/** The one error serializer: RFC 6749 JSON error; never a stack trace; the description ends with the request id. */
+export function errorResponse(err: unknown, requestId: string): HttpResponse {
+  const e = err instanceof BrokerError ? err : undefined
+  const status = e?.status ?? 500
+  const code = e?.code ?? 'server_error'
+  const description = e?.expose ? e.message : 'internal error'
+  return jsonResponse(
+    status,
+    { error: code, error_description: `${description} (request id: ${requestId})` },
+    requestId,
+    e?.headers ?? {},
+  )
+}

@@ -1,0 +1,100 @@
+import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
+import { InvalidRequest, UnsupportedGrantType } from '../errors.js'
+import type { FormParams } from '../http/form.js'
+import type { GrantKind } from '../policy/types.js'
+
+/** A syntactically valid RFC 8693 token-exchange request. */
+export interface TokenRequest {
+  readonly subjectToken: string
+  readonly subjectTokenType: string
+  readonly actorToken?: string | undefined
+  readonly actorTokenType?: string | undefined
+  readonly audiences: readonly string[]
+  readonly resources: readonly string[]
+  /** undefined = all of the grant's scopes. */
+  readonly scopes?: readonly string[] | undefined
+  /** The issued_token_type to answer with for a token grant. */
+  readonly tokenType: string
+  readonly grantKinds?: ReadonlySet<GrantKind> | undefined
+}
+
+/** Parameters that may repeat (RFC 8693 §2.1). */
+export const REPEATABLE = new Set(['audience', 'resource'])
+
+const MAX_TARGETS = 10
+const MAX_TARGET_LENGTH = 2048
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+const TOKEN_GRANT_TYPES = new Set<string>([TokenTypes.accessToken, TokenTypes.jwt])
+
+/** Validates the form of a token-exchange request (no verification, no policy). */
+export function parseTokenRequest(form: FormParams): TokenRequest {
+  const grantType = form.get('grant_type')
+  if (grantType === undefined) throw new InvalidRequest('grant_type is required')
+  if (grantType !== TOKEN_EXCHANGE_GRANT) {
+    throw new UnsupportedGrantType(`grant_type must be ${TOKEN_EXCHANGE_GRANT}`)
+  }
+  const subjectToken = form.get('subject_token')
+  if (subjectToken === undefined) throw new InvalidRequest('subject_token is required')
+  const subjectTokenType = form.get('subject_token_type')
+  if (subjectTokenType === undefined) throw new InvalidRequest('subject_token_type is required')
+  const actorToken = form.get('actor_token')
+  const actorTokenType = form.get('actor_token_type')
+  if ((actorToken === undefined) !== (actorTokenType === undefined)) {
+    throw new InvalidRequest('actor_token and actor_token_type go together')
+  }
+  const requested = form.get('requested_token_type')
+  let tokenType: string = TokenTypes.accessToken
+  let grantKinds: ReadonlySet<GrantKind> | undefined
+  if (requested !== undefined) {
+    if (TOKEN_GRANT_TYPES.has(requested)) {
+      tokenType = requested
+      grantKinds = new Set(['token'])
+    } else if (requested === TokenTypes.awsCredentials) {
+      grantKinds = new Set(['aws'])
+    } else {
+      throw new InvalidRequest('requested_token_type is not one Tessera issues')
+    }
+  }
+  return {
+    subjectToken,
+    subjectTokenType,
+    actorToken,
+    actorTokenType,
+    audiences: targets(form, 'audience'),
+    resources: targets(form, 'resource'),
+    scopes: parseScope(form.get('scope')),
+    tokenType,
+    grantKinds,
+  }
+}
+
+function targets(form: FormParams, name: 'audience' | 'resource'): string[] {
+  const values = form.getAll(name)
+  if (values.length > MAX_TARGETS) throw new InvalidRequest(`at most ${MAX_TARGETS} ${name} values`)
+  for (const v of values) {
+    if (v.length > MAX_TARGET_LENGTH) throw new InvalidRequest(`${name} is too long`)
+    if (name === 'resource' && !isAbsoluteUri(v)) {
+      throw new InvalidRequest('resource must be an absolute URI without a fragment (RFC 8707)')
+    }
+  }
+  return [...new Set(values)]
+}
+
+function isAbsoluteUri(value: string): boolean {
+  if (value.includes('#')) return false
+  try {
+    return new URL(value).protocol.length > 1
+  } catch {
+    return false
+  }
+}
+
+/** RFC 6749 §3.3: scope = scope-token *( SP scope-token ). */
+function parseScope(scope: string | undefined): string[] | undefined {
+  if (scope === undefined) return undefined
+  const tokens = scope.split(' ')
+  if (tokens.length > 100 || !tokens.every((t) => SCOPE_TOKEN.test(t))) {
+    throw new InvalidRequest('scope must be space-separated scope tokens')
+  }
+  return [...new Set(tokens)]
+}
