@@ -1,9 +1,21 @@
+import { type AddressInfo, createServer } from 'node:net'
 import { parseArgs } from 'node:util'
 import { type Broker, createBroker } from '../broker.js'
 import { builtinConfigText } from '../config/builtin.js'
 import { type LoadedConfig, loadConfigFile, loadConfigText } from '../config/load.js'
 import { devIssuerRoutes } from '../server/dev-issuer.js'
 import { type LocalRoute, type RunningServer, startLocalServer } from '../server/http-server.js'
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+}
 
 export type RouteFactory = (getBroker: () => Promise<Broker>) => LocalRoute[]
 
@@ -25,10 +37,13 @@ export async function runServe(
     },
     strict: true,
   })
-  const port = Number(values.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new Error(`--port ${values.port} is not a port number`)
   const host = values.host
+  let port = Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new Error(`--port ${values.port} is not a port number`)
+  }
+  // The issuer URL embeds the port, so an ephemeral port is chosen before the config is built.
+  if (port === 0) port = await freePort(host)
   const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   const builtin = values.config === undefined
   const loaded = builtin

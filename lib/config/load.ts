@@ -25,7 +25,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /** Parses and validates config YAML; every problem names the file, the path and line:col. */
 export function loadConfigText(text: string, file: string): LoadedConfig {
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true })
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,

@@ -41,7 +41,10 @@ export type SigningConfig = z.output<typeof SigningSchema>
 export const StoreSchema = z.union([
   z.strictObject({ memory: z.strictObject({}) }),
   z.strictObject({
-    dynamodb: z.strictObject({ table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/), region: z.string().optional() }),
+    dynamodb: z.strictObject({
+      table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/),
+      region: z.string().optional(),
+    }),
   }),
 ])
 export type StoreConfig = z.output<typeof StoreSchema>
@@ -97,13 +100,19 @@ export const GrantSchema = z
   })
 export type Grant = z.output<typeof GrantSchema>
 
+/** zod's record silently drops a `__proto__` key: reject it so no condition can disappear. */
+const MatchSchema = z
+  .custom<unknown>((raw) => !(typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')), {
+    message: '"__proto__" cannot be a claim name',
+  })
+  .pipe(z.record(z.string().min(1), MatcherSchema))
+  .refine((m) => Object.keys(m).length > 0, { message: 'match needs at least one claim condition' })
+
 export const PolicySchema = z.strictObject({
   name: NameSchema,
   description: z.string().optional(),
   provider: NameSchema,
-  match: z
-    .record(z.string().min(1), MatcherSchema)
-    .refine((m) => Object.keys(m).length > 0, { message: 'match needs at least one claim condition' }),
+  match: MatchSchema,
   grant: GrantSchema,
   /** Acknowledges a deliberately broad subject pattern (lint); the reason is recorded. */
   allowBroad: z.string().min(1).optional(),

@@ -19,7 +19,12 @@ export type GrantKind = 'token' | 'aws'
 
 /** A grant resolved for one request. */
 export type ResolvedGrant =
-  | { readonly kind: 'token'; readonly audience: readonly string[]; readonly scopes: readonly string[]; readonly ttl: number }
+  | {
+      readonly kind: 'token'
+      readonly audience: readonly string[]
+      readonly scopes: readonly string[]
+      readonly ttl: number
+    }
   | ({ readonly kind: 'aws' } & AwsGrant)
 
 export type MatcherKind = 'exact' | 'any-of' | 'glob' | 'regex'

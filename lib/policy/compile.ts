@@ -1,0 +1,165 @@
+import type { Config, PolicyConfig } from '../config/schema.js'
+import { type ClaimName, parseClaimName } from './claims.js'
+import { compileMatcher, isMatcherProblem, type ValueTest } from './matchers.js'
+import { type GrantKind, type MatcherKind, PolicyCompileError, type ResolvedGrant } from './types.js'
+
+/** One claim condition, precompiled. */
+export interface CompiledCheck {
+  readonly claim: ClaimName
+  readonly kind: MatcherKind
+  readonly test: ValueTest
+}
+
+/** One policy, precompiled; `index` is its position in the config (evaluation order). */
+export interface CompiledPolicy {
+  readonly index: number
+  readonly name: string
+  readonly provider: string
+  readonly config: PolicyConfig
+  readonly checks: readonly CompiledCheck[]
+  readonly grantKind: GrantKind
+  /** Targets the grant offers: a token grant's audiences, or an aws grant's role ARN. */
+  readonly targets: readonly string[]
+  readonly targetSet: ReadonlySet<string>
+  /** A token grant's scopes; empty for an aws grant (which has none). */
+  readonly scopes: readonly string[]
+  readonly scopeSet: ReadonlySet<string>
+  readonly ttl: number
+  /** The resolved aws grant (request-independent), built once. */
+  readonly aws: ResolvedGrant | undefined
+}
+
+/** The policies of one provider, in config order and indexed by offered target. */
+export interface ProviderPolicies {
+  readonly all: readonly CompiledPolicy[]
+  readonly byTarget: ReadonlyMap<string, readonly CompiledPolicy[]>
+}
+
+/** Policies compiled once at load; evaluate() and explain() read them. */
+export interface CompiledPolicies {
+  readonly byProvider: ReadonlyMap<string, ProviderPolicies>
+  readonly all: readonly CompiledPolicy[]
+}
+
+type Path = (string | number)[]
+
+function compileChecks(policy: PolicyConfig, index: number, errors: PolicyCompileError[]): CompiledCheck[] {
+  const checks: CompiledCheck[] = []
+  for (const [claim, spec] of Object.entries(policy.match)) {
+    const result = compileMatcher(spec)
+    if (isMatcherProblem(result)) {
+      errors.push(new PolicyCompileError(['policies', index, 'match', claim, ...result.path], result.message))
+    } else {
+      checks.push({ claim: parseClaimName(claim), kind: result.kind, test: result.test })
+    }
+  }
+  return checks
+}
+
+function duplicateAudiences(audience: string | readonly string[], path: Path, errors: PolicyCompileError[]) {
+  if (typeof audience === 'string') return
+  const seen = new Set<string>()
+  audience.forEach((value, k) => {
+    if (seen.has(value)) {
+      errors.push(new PolicyCompileError([...path, k], `audience "${value}" is listed twice`))
+    }
+    seen.add(value)
+  })
+}
+
+function compileOne(
+  policy: PolicyConfig,
+  index: number,
+  errors: PolicyCompileError[],
+): CompiledPolicy | undefined {
+  const checks = compileChecks(policy, index, errors)
+  const base = { index, name: policy.name, provider: policy.provider, config: policy, checks }
+  const { token, aws } = policy.grant
+  if (token) {
+    duplicateAudiences(token.audience, ['policies', index, 'grant', 'token', 'audience'], errors)
+    // Frozen: resolved grants hand these arrays out without copying.
+    const targets = Object.freeze(typeof token.audience === 'string' ? [token.audience] : [...token.audience])
+    return {
+      ...base,
+      grantKind: 'token',
+      targets,
+      targetSet: new Set(targets),
+      scopes: Object.freeze([...token.scopes]),
+      scopeSet: new Set(token.scopes),
+      ttl: token.ttl,
+      aws: undefined,
+    }
+  }
+  if (aws) {
+    const grant: ResolvedGrant = Object.freeze({ kind: 'aws', ...aws })
+    return {
+      ...base,
+      grantKind: 'aws',
+      targets: Object.freeze([aws.roleArn]),
+      targetSet: new Set([aws.roleArn]),
+      scopes: Object.freeze([]),
+      scopeSet: new Set(),
+      ttl: aws.duration,
+      aws: grant,
+    }
+  }
+  errors.push(
+    new PolicyCompileError(['policies', index, 'grant'], 'a grant has exactly one of `token` or `aws`'),
+  )
+  return undefined
+}
+
+function indexByProvider(policies: readonly CompiledPolicy[]): Map<string, ProviderPolicies> {
+  const byProvider = new Map<string, { all: CompiledPolicy[]; byTarget: Map<string, CompiledPolicy[]> }>()
+  for (const policy of policies) {
+    let group = byProvider.get(policy.provider)
+    if (!group) {
+      group = { all: [], byTarget: new Map() }
+      byProvider.set(policy.provider, group)
+    }
+    group.all.push(policy)
+    for (const target of policy.targetSet) {
+      const bucket = group.byTarget.get(target)
+      if (bucket) bucket.push(policy)
+      else group.byTarget.set(target, [policy])
+    }
+  }
+  return byProvider
+}
+
+/**
+ * Compiles the policies once at load. Collects every problem and throws
+ * `AggregateError<PolicyCompileError>('invalid policies')` when there is any.
+ */
+export function compilePolicies(config: Pick<Config, 'providers' | 'policies'>): CompiledPolicies {
+  const errors: PolicyCompileError[] = []
+  const providers = new Set(config.providers.map((p) => p.name))
+  const firstByName = new Map<string, number>()
+  const compiled: CompiledPolicy[] = []
+  config.policies.forEach((policy, i) => {
+    if (!providers.has(policy.provider)) {
+      errors.push(
+        new PolicyCompileError(['policies', i, 'provider'], `unknown provider "${policy.provider}"`),
+      )
+    }
+    const first = firstByName.get(policy.name)
+    if (first === undefined) firstByName.set(policy.name, i)
+    else {
+      errors.push(
+        new PolicyCompileError(
+          ['policies', i, 'name'],
+          `duplicate policy name "${policy.name}" (also policies[${first}])`,
+        ),
+      )
+    }
+    const one = compileOne(policy, i, errors)
+    if (one) compiled.push(one)
+  })
+  if (errors.length > 0) throw new AggregateError(errors, 'invalid policies')
+  return { byProvider: indexByProvider(compiled), all: compiled }
+}
+
+/** The compiled policies of one provider, in config order (empty when it has none). */
+export function policiesOf(compiled: CompiledPolicies, provider: string): readonly CompiledPolicy[] {
+  return compiled.byProvider.get(provider)?.all ?? []
+}
