@@ -18,7 +18,13 @@ describe('RFC 9068 access tokens', () => {
   it('carries the RFC 9068 header and claims, one signature', async () => {
     const signer = await createLocalSigner(await generatePrivateJwk('ES256'), 'ES256')
     let calls = 0
-    const counting = { ...signer, sign: (b: Uint8Array) => (calls++, signer.sign(b)) }
+    const counting = {
+      ...signer,
+      sign: (b: Uint8Array) => {
+        calls++
+        return signer.sign(b)
+      },
+    }
     const minted = await mintAccessToken(counting, claims)
     expect(calls).toBe(1)
     expect(decodeProtectedHeader(minted.token)).toEqual({ alg: 'ES256', kid: signer.kid, typ: 'at+jwt' })
@@ -58,6 +64,8 @@ describe('RFC 9068 access tokens', () => {
     await expect(jwtVerify(token, await importJWK(other.publicJwk, 'ES256'), opts)).rejects.toThrow()
     const [h, , s] = token.split('.')
     const forged = Buffer.from(JSON.stringify({ sub: 'admin' })).toString('base64url')
-    await expect(jwtVerify(`${h}.${forged}.${s}`, await importJWK(signer.publicJwk, 'ES256'), opts)).rejects.toThrow()
+    await expect(
+      jwtVerify(`${h}.${forged}.${s}`, await importJWK(signer.publicJwk, 'ES256'), opts),
+    ).rejects.toThrow()
   })
 })

@@ -1,6 +1,12 @@
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateTestKey, signCompact, signCompactText, startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js'
+import {
+  generateTestKey,
+  signCompact,
+  signCompactText,
+  startTestIssuer,
+  type TestIssuer,
+} from '../helpers/oidc-issuer.js'
 import { expectRejected, goodClaims, type Harness, startHarness } from './harness.js'
 
 const b64u = (s: string | Buffer) => Buffer.from(s).toString('base64url')
@@ -22,12 +28,31 @@ describe('attack suite: every forged, spoofed or malformed request is refused an
 
   /** Payload text a real issuer would sign, with overrides. */
   const payload = (extra: Record<string, unknown> = {}) =>
-    JSON.stringify({ iss: h.issuer.issuer, iat: now(), exp: now() + 300, jti: crypto.randomUUID(), ...goodClaims(h), ...extra })
-  const header = (extra: Record<string, unknown> = {}) => ({ alg: 'RS256', kid: h.issuer.kid, typ: 'JWT', ...extra })
-  const signed = (hdr: Record<string, unknown>, body: string) => signCompact(h.issuer.privateKey, 'RS256', hdr, body)
-  const unsigned = (hdr: Record<string, unknown>, body: string, sig = '') => `${b64u(JSON.stringify(hdr))}.${b64u(body)}.${sig}`
+    JSON.stringify({
+      iss: h.issuer.issuer,
+      iat: now(),
+      exp: now() + 300,
+      jti: crypto.randomUUID(),
+      ...goodClaims(h),
+      ...extra,
+    })
+  const header = (extra: Record<string, unknown> = {}) => ({
+    alg: 'RS256',
+    kid: h.issuer.kid,
+    typ: 'JWT',
+    ...extra,
+  })
+  const signed = (hdr: Record<string, unknown>, body: string) =>
+    signCompact(h.issuer.privateKey, 'RS256', hdr, body)
+  const unsigned = (hdr: Record<string, unknown>, body: string, sig = '') =>
+    `${b64u(JSON.stringify(hdr))}.${b64u(body)}.${sig}`
 
-  async function refused(token: string, status = 400, error = 'invalid_request', extra: Record<string, string> = {}) {
+  async function refused(
+    token: string,
+    status = 400,
+    error = 'invalid_request',
+    extra: Record<string, string> = {},
+  ) {
     mintedBefore = h.minted()
     const res = await h.post(h.exchangeForm(token, extra))
     const description = await expectRejected(res, status, error)
@@ -38,7 +63,7 @@ describe('attack suite: every forged, spoofed or malformed request is refused an
   it('control: a correct assertion is exchanged', async () => {
     const res = await h.post(h.exchangeForm(await h.issuer.sign(goodClaims(h))))
     expect(res.status).toBe(200)
-    expect((await res.json()).token_type).toBe('Bearer')
+    expect(((await res.json()) as { token_type: string }).token_type).toBe('Bearer')
   })
 
   describe('algorithm confusion', () => {
@@ -81,14 +106,26 @@ describe('attack suite: every forged, spoofed or malformed request is refused an
     })
     it.each(['jku', 'x5u'])('a %s header is never fetched', async (name) => {
       const attacker = generateTestKey('RS256')
-      const token = signCompact(attacker.privateKey, 'RS256', header({ kid: attacker.kid, [name]: evil.jwksUri }), payload())
+      const token = signCompact(
+        attacker.privateKey,
+        'RS256',
+        header({ kid: attacker.kid, [name]: evil.jwksUri }),
+        payload(),
+      )
       const before = evil.hits()
       await refused(token)
       expect(evil.hits()).toBe(before)
     })
     it('an embedded jwk header is never used', async () => {
       const attacker = generateTestKey('RS256')
-      await refused(signCompact(attacker.privateKey, 'RS256', header({ kid: attacker.kid, jwk: attacker.publicJwk }), payload()))
+      await refused(
+        signCompact(
+          attacker.privateKey,
+          'RS256',
+          header({ kid: attacker.kid, jwk: attacker.publicJwk }),
+          payload(),
+        ),
+      )
     })
     it('an x5c header is never used', async () => {
       const attacker = generateTestKey('RS256')
@@ -136,7 +173,12 @@ describe('attack suite: every forged, spoofed or malformed request is refused an
       await refused(signed(header(), text))
     })
     it('a duplicated header member (alg twice)', async () => {
-      const token = signCompactText(h.issuer.privateKey, 'RS256', `{"alg":"RS256","kid":"${h.issuer.kid}","alg":"none"}`, payload())
+      const token = signCompactText(
+        h.issuer.privateKey,
+        'RS256',
+        `{"alg":"RS256","kid":"${h.issuer.kid}","alg":"none"}`,
+        payload(),
+      )
       await refused(token)
     })
   })
@@ -172,9 +214,14 @@ describe('attack suite: every forged, spoofed or malformed request is refused an
       ['newline before', 'evil\nacme/ci/x@refs/heads/main'],
       ['prefix', 'evil/acme/ci/x@refs/heads/main'],
     ])('regex claim injection: %s', async (_, value) => {
-      await refused(await h.issuer.sign({ ...goodClaims(h), job_workflow_ref: value }), 400, 'invalid_target', {
-        audience: 'https://ci.example.com',
-      })
+      await refused(
+        await h.issuer.sign({ ...goodClaims(h), job_workflow_ref: value }),
+        400,
+        'invalid_target',
+        {
+          audience: 'https://ci.example.com',
+        },
+      )
     })
     it.each([
       ['/ across *', 'repo:acme/app:ref:refs/heads/release/a/b'],
@@ -197,7 +244,9 @@ describe('attack suite: every forged, spoofed or malformed request is refused an
       await refused(await h.issuer.sign(goodClaims(h)), 400, 'invalid_scope', { scope: 'deploy:write admin' })
     })
     it('an audience no policy grants', async () => {
-      await refused(await h.issuer.sign(goodClaims(h)), 400, 'invalid_target', { audience: 'https://prod-db.example.com' })
+      await refused(await h.issuer.sign(goodClaims(h)), 400, 'invalid_target', {
+        audience: 'https://prod-db.example.com',
+      })
     })
     it('two audiences that no single policy grants together', async () => {
       const form = h.exchangeForm(await h.issuer.sign(goodClaims(h)), {
@@ -208,9 +257,14 @@ describe('attack suite: every forged, spoofed or malformed request is refused an
       expect(h.minted()).toBe(mintedBefore)
     })
     it('denials never echo policy patterns', async () => {
-      const d = await refused(await h.issuer.sign({ ...goodClaims(h), job_workflow_ref: 'x' }), 400, 'invalid_target', {
-        audience: 'https://ci.example.com',
-      })
+      const d = await refused(
+        await h.issuer.sign({ ...goodClaims(h), job_workflow_ref: 'x' }),
+        400,
+        'invalid_target',
+        {
+          audience: 'https://ci.example.com',
+        },
+      )
       expect(d).not.toContain('acme/ci')
       expect(d).not.toContain('workflow')
     })
@@ -226,12 +280,23 @@ describe('attack suite: ES256 issuer', () => {
 
   it.each([
     ['all-zero 64-byte signature ("psychic signature")', Buffer.alloc(64)],
-    ['r = s = n (group order)', Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'.repeat(2), 'hex')],
+    [
+      'r = s = n (group order)',
+      Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'.repeat(2), 'hex'),
+    ],
     ['a DER-encoded signature instead of r||s', Buffer.from('3006020100020100', 'hex')],
     ['a truncated signature', Buffer.alloc(32, 1)],
   ])('%s', async (_, sig) => {
     const hdr = b64u(JSON.stringify({ alg: 'ES256', kid: h.issuer.kid, typ: 'JWT' }))
-    const body = b64u(JSON.stringify({ iss: h.issuer.issuer, iat: now(), exp: now() + 300, jti: crypto.randomUUID(), ...goodClaims(h) }))
+    const body = b64u(
+      JSON.stringify({
+        iss: h.issuer.issuer,
+        iat: now(),
+        exp: now() + 300,
+        jti: crypto.randomUUID(),
+        ...goodClaims(h),
+      }),
+    )
     const before = h.minted()
     await expectRejected(await h.post(h.exchangeForm(`${hdr}.${body}.${b64u(sig)}`)), 400, 'invalid_request')
     expect(h.minted()).toBe(before)

@@ -1,45 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-
-const BIN = resolve('bin/tessera.js')
-
-/** Runs the CLI to completion; stdin optional. */
-export function runCli(args: string[], opts: { cwd: string; input?: string; env?: NodeJS.ProcessEnv }) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('close', (code) => done({ code, stdout, stderr }))
-    child.stdin.end(opts.input ?? '')
-  })
-}
-
-/** Starts `tessera serve`, resolving with its URL once the banner is printed. */
-export function startServe(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { cwd, env: { ...process.env, ...env } })
-  return new Promise<{ child: ChildProcess; url: string }>((ok, fail) => {
-    let err = ''
-    const timer = setTimeout(() => fail(new Error(`serve did not start: ${err}`)), 20_000)
-    child.stderr?.on('data', (d) => {
-      err += d
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err)
-      if (m) {
-        clearTimeout(timer)
-        ok({ child, url: m[1] as string })
-      }
-    })
-    child.on('exit', () => {
-      clearTimeout(timer)
-      fail(new Error(`serve exited: ${err}`))
-    })
-  })
-}
+import { runCli, startServe } from './cli-harness.js'
 
 describe('CLI: the quick-start pipeline on the built-in example', () => {
   let cwd: string
@@ -53,34 +18,70 @@ describe('CLI: the quick-start pipeline on the built-in example', () => {
   })
 
   it('dev-token | exchange prints a token that jose verifies against the JWKS with typ at+jwt', async () => {
-    const token = await runCli(['dev-token', '--url', serve.url, '--sub', 'repo:acme/app:ref:refs/heads/main'], { cwd })
+    const token = await runCli(
+      ['dev-token', '--url', serve.url, '--sub', 'repo:acme/app:ref:refs/heads/main'],
+      { cwd },
+    )
     expect(token.code, token.stderr).toBe(0)
-    const out = await runCli(['exchange', '--url', serve.url, '--token', '-', '--audience', 'https://api.example.com'], { cwd, input: token.stdout })
+    const out = await runCli(
+      ['exchange', '--url', serve.url, '--token', '-', '--audience', 'https://api.example.com'],
+      { cwd, input: token.stdout },
+    )
     expect(out.code, out.stderr).toBe(0)
     const body = JSON.parse(out.stdout)
-    const { payload } = await jwtVerify(body.access_token, createRemoteJWKSet(new URL(`${serve.url}/.well-known/jwks.json`)), {
-      typ: 'at+jwt',
-      issuer: serve.url,
-      audience: 'https://api.example.com',
-    })
+    const { payload } = await jwtVerify(
+      body.access_token,
+      createRemoteJWKSet(new URL(`${serve.url}/.well-known/jwks.json`)),
+      {
+        typ: 'at+jwt',
+        issuer: serve.url,
+        audience: 'https://api.example.com',
+      },
+    )
     expect(payload.scope).toBe('deploy:write')
     expect((await stat(join(cwd, '.tessera/signing-key.json'))).mode & 0o777).toBe(0o600)
   })
 
   it('--format token prints the bare token; a denial exits non-zero with "<error>: <description>" on stderr', async () => {
-    const good = await runCli(['dev-token', '--url', serve.url, '--sub', 'repo:acme/app:ref:refs/heads/main'], { cwd })
-    const out = await runCli(['exchange', '--url', serve.url, '--token', good.stdout.trim(), '--audience', 'https://api.example.com', '--format', 'token'], { cwd })
+    const good = await runCli(
+      ['dev-token', '--url', serve.url, '--sub', 'repo:acme/app:ref:refs/heads/main'],
+      { cwd },
+    )
+    const out = await runCli(
+      [
+        'exchange',
+        '--url',
+        serve.url,
+        '--token',
+        good.stdout.trim(),
+        '--audience',
+        'https://api.example.com',
+        '--format',
+        'token',
+      ],
+      { cwd },
+    )
     expect(out.stdout.trim().split('.')).toHaveLength(3)
-    const bad = await runCli(['dev-token', '--url', serve.url, '--sub', 'repo:acme/evil:ref:refs/heads/main'], { cwd })
-    const denied = await runCli(['exchange', '--url', serve.url, '--token', bad.stdout.trim(), '--audience', 'https://api.example.com'], { cwd })
+    const bad = await runCli(
+      ['dev-token', '--url', serve.url, '--sub', 'repo:acme/evil:ref:refs/heads/main'],
+      { cwd },
+    )
+    const denied = await runCli(
+      ['exchange', '--url', serve.url, '--token', bad.stdout.trim(), '--audience', 'https://api.example.com'],
+      { cwd },
+    )
     expect(denied.code).toBe(1)
     expect(denied.stdout).toBe('')
-    expect(denied.stderr).toMatch(/^invalid_target: no policy grants audience https:\/\/api\.example\.com to this subject \(request id: [\w-]+\)\n$/)
+    expect(denied.stderr).toMatch(
+      /^invalid_target: no policy grants audience https:\/\/api\.example\.com to this subject \(request id: [\w-]+\)\n$/,
+    )
   })
 
   it('exchange refuses missing arguments and a broker whose metadata names another issuer', async () => {
     expect((await runCli(['exchange', '--url', serve.url, '--token', 'x'], { cwd })).code).toBe(1)
-    const wrong = await runCli(['exchange', '--url', `${serve.url}/dev`, '--token', 'x', '--audience', 'a'], { cwd })
+    const wrong = await runCli(['exchange', '--url', `${serve.url}/dev`, '--token', 'x', '--audience', 'a'], {
+      cwd,
+    })
     expect(wrong.code).toBe(1)
     expect(wrong.stderr).toMatch(/metadata request failed|another issuer/)
   })
@@ -89,7 +90,10 @@ describe('CLI: the quick-start pipeline on the built-in example', () => {
 describe('CLI: serve refuses a bad config and prints the problems', () => {
   it('names the file, the path and the line', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'tessera-cli-'))
-    await writeFile(join(cwd, 'bad.yaml'), 'issuer: https://sts.example.com\nproviders:\n  - name: x\n    kind: oidc\n    issuer: http://evil.example.com\n')
+    await writeFile(
+      join(cwd, 'bad.yaml'),
+      'issuer: https://sts.example.com\nproviders:\n  - name: x\n    kind: oidc\n    issuer: http://evil.example.com\n',
+    )
     const out = await runCli(['serve', '--config', 'bad.yaml', '--port', '0'], { cwd })
     expect(out.code).toBe(1)
     expect(out.stderr).toContain('bad.yaml:5:13: providers[0].issuer: issuer must use https')

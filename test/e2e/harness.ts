@@ -18,9 +18,15 @@ export interface Harness {
   readonly audit: MemoryAuditSink
   readonly server: RunningServer
   /** POSTs a form to /token (values may repeat). */
-  post(form: Record<string, string | readonly string[]>, init?: { headers?: Record<string, string> }): Promise<Response>
+  post(
+    form: Record<string, string | readonly string[]>,
+    init?: { headers?: Record<string, string> },
+  ): Promise<Response>
   /** A token-exchange form for `token` with the usual defaults. */
-  exchangeForm(token: string, extra?: Record<string, string | readonly string[]>): Record<string, string | readonly string[]>
+  exchangeForm(
+    token: string,
+    extra?: Record<string, string | readonly string[]>,
+  ): Record<string, string | readonly string[]>
   /** Number of tokens minted so far (from the audit log). */
   minted(): number
   close(): Promise<void>
@@ -51,19 +57,25 @@ policies:
 `
 
 /** Starts a loopback issuer, a broker configured to trust it, and the local HTTP server in front. */
-export async function startHarness(opts: {
-  alg?: 'RS256' | 'ES256'
-  providerExtra?: string
-  policies?: string
-  brokerOptions?: BrokerOptions
-} = {}): Promise<Harness> {
+export async function startHarness(
+  opts: {
+    alg?: 'RS256' | 'ES256'
+    providerExtra?: string
+    policies?: string
+    brokerOptions?: BrokerOptions
+  } = {},
+): Promise<Harness> {
   const issuer = await startTestIssuer({ alg: opts.alg ?? 'RS256' })
   const dir = await mkdtemp(join(tmpdir(), 'tessera-e2e-'))
   let resolveBroker: (b: Broker) => void = () => {}
   const brokerReady = new Promise<Broker>((r) => {
     resolveBroker = r
   })
-  const server = await startLocalServer({ host: '127.0.0.1', port: 0, routes: createRoutes(() => brokerReady) })
+  const server = await startLocalServer({
+    host: '127.0.0.1',
+    port: 0,
+    routes: createRoutes(() => brokerReady),
+  })
   const yaml = `issuer: ${server.url}
 signing: { algorithm: ES256, key: { local: ${join(dir, 'signing-key.json')} } }
 providers:
@@ -87,7 +99,8 @@ ${opts.policies ?? DEFAULT_POLICIES}`
     server,
     post(form, init = {}) {
       const body = new URLSearchParams()
-      for (const [k, v] of Object.entries(form)) for (const item of typeof v === 'string' ? [v] : v) body.append(k, item)
+      for (const [k, v] of Object.entries(form))
+        for (const item of typeof v === 'string' ? [v] : v) body.append(k, item)
       return fetch(`${url}/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...init.headers },
@@ -113,7 +126,10 @@ ${opts.policies ?? DEFAULT_POLICIES}`
 }
 
 /** Claims of a subject the default deploy policy allows, addressed to the harness broker. */
-export function goodClaims(h: Pick<Harness, 'url'>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function goodClaims(
+  h: Pick<Harness, 'url'>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { sub: 'repo:acme/app:ref:refs/heads/main', repository_owner_id: '123456', aud: h.url, ...extra }
 }
 
@@ -126,7 +142,10 @@ export async function expectRejected(res: Response, status: number, error: strin
   }
   if ('access_token' in body) throw new Error('an error response carried an access_token')
   if (res.headers.get('cache-control') !== 'no-store') throw new Error('error response is cacheable')
-  if (!res.headers.get('x-request-id') || !String(body.error_description).endsWith(`(request id: ${res.headers.get('x-request-id')})`)) {
+  if (
+    !res.headers.get('x-request-id') ||
+    !String(body.error_description).endsWith(`(request id: ${res.headers.get('x-request-id')})`)
+  ) {
     throw new Error('error description does not end with the request id')
   }
   return String(body.error_description)

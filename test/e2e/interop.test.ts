@@ -63,7 +63,9 @@ describe('interop with independent clients', () => {
     const res = await oauth.genericTokenEndpointRequest(as, client, oauth.None(), TOKEN_EXCHANGE, params, {
       [oauth.allowInsecureRequests]: true,
     })
-    await expect(oauth.processGenericTokenEndpointResponse(as, client, res)).rejects.toMatchObject({ error: 'invalid_target' })
+    await expect(oauth.processGenericTokenEndpointResponse(as, client, res)).rejects.toMatchObject({
+      error: 'invalid_target',
+    })
   })
 
   it('a minted token does not verify as another audience or without typ at+jwt semantics', async () => {

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { expectRejected, goodClaims, type Harness, JWT_TYPE, startHarness, TOKEN_EXCHANGE } from './harness.js'
+import {
+  expectRejected,
+  goodClaims,
+  type Harness,
+  JWT_TYPE,
+  startHarness,
+  TOKEN_EXCHANGE,
+} from './harness.js'
 
 describe('token endpoint request handling', () => {
   let h: Harness
@@ -9,20 +16,41 @@ describe('token endpoint request handling', () => {
   afterAll(() => h.close())
 
   const raw = (body: string, contentType = 'application/x-www-form-urlencoded', method = 'POST') =>
-    fetch(`${h.url}/token`, { method, headers: { 'content-type': contentType }, body: method === 'GET' ? null : body })
+    fetch(`${h.url}/token`, {
+      method,
+      headers: { 'content-type': contentType },
+      body: method === 'GET' ? null : body,
+    })
 
   it('accepts a valid exchange and answers RFC 8693 JSON with no-store', async () => {
-    const res = await h.post(h.exchangeForm(await h.issuer.sign(goodClaims(h)), { scope: 'deploy:read', client_id: 'ignored', unknown: 'x' }))
+    const res = await h.post(
+      h.exchangeForm(await h.issuer.sign(goodClaims(h)), {
+        scope: 'deploy:read',
+        client_id: 'ignored',
+        unknown: 'x',
+      }),
+    )
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toBe('no-store')
     expect(res.headers.get('pragma')).toBe('no-cache')
-    const body = await res.json()
-    expect(body).toMatchObject({ issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: 600, scope: 'deploy:read' })
+    const body = (await res.json()) as Record<string, unknown>
+    expect(body).toMatchObject({
+      issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      token_type: 'Bearer',
+      expires_in: 600,
+      scope: 'deploy:read',
+    })
   })
 
   it('echoes requested_token_type jwt', async () => {
-    const res = await h.post(h.exchangeForm(await h.issuer.sign(goodClaims(h)), { requested_token_type: 'urn:ietf:params:oauth:token-type:jwt' }))
-    expect((await res.json()).issued_token_type).toBe('urn:ietf:params:oauth:token-type:jwt')
+    const res = await h.post(
+      h.exchangeForm(await h.issuer.sign(goodClaims(h)), {
+        requested_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      }),
+    )
+    expect(((await res.json()) as Record<string, unknown>).issued_token_type).toBe(
+      'urn:ietf:params:oauth:token-type:jwt',
+    )
   })
 
   it.each([
@@ -31,8 +59,16 @@ describe('token endpoint request handling', () => {
     ['missing subject_token', { subject_token: '' }, 'invalid_request'],
     ['missing subject_token_type', { subject_token_type: '' }, 'invalid_request'],
     ['unknown subject_token_type', { subject_token_type: 'urn:x:unknown' }, 'unsupported_token_type'],
-    ['access_token as subject type', { subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' }, 'unsupported_token_type'],
-    ['unknown requested_token_type', { requested_token_type: 'urn:ietf:params:oauth:token-type:saml2' }, 'invalid_request'],
+    [
+      'access_token as subject type',
+      { subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' },
+      'unsupported_token_type',
+    ],
+    [
+      'unknown requested_token_type',
+      { requested_token_type: 'urn:ietf:params:oauth:token-type:saml2' },
+      'invalid_request',
+    ],
     ['actor token with an OIDC subject', { actor_token: 'x', actor_token_type: JWT_TYPE }, 'invalid_request'],
     ['actor token without its type', { actor_token: 'x' }, 'invalid_request'],
     ['malformed scope', { scope: 'a  b' }, 'invalid_request'],
@@ -45,14 +81,23 @@ describe('token endpoint request handling', () => {
 
   it('a repeated parameter other than audience/resource', async () => {
     const t = await h.issuer.sign(goodClaims(h))
-    await expectRejected(await raw(`grant_type=${encodeURIComponent(TOKEN_EXCHANGE)}&subject_token=${t}&subject_token=${t}&subject_token_type=${encodeURIComponent(JWT_TYPE)}`), 400, 'invalid_request')
+    await expectRejected(
+      await raw(
+        `grant_type=${encodeURIComponent(TOKEN_EXCHANGE)}&subject_token=${t}&subject_token=${t}&subject_token_type=${encodeURIComponent(JWT_TYPE)}`,
+      ),
+      400,
+      'invalid_request',
+    )
   })
   it('bad percent-encoding', async () => {
     await expectRejected(await raw('grant_type=%E0%A4%A&subject_token=x'), 400, 'invalid_request')
   })
-  it.each(['application/json', 'text/plain', 'multipart/form-data; boundary=x', ''])('content type %j', async (type) => {
-    await expectRejected(await raw('grant_type=x', type), 415, 'invalid_request')
-  })
+  it.each(['application/json', 'text/plain', 'multipart/form-data; boundary=x', ''])(
+    'content type %j',
+    async (type) => {
+      await expectRejected(await raw('grant_type=x', type), 415, 'invalid_request')
+    },
+  )
   it('a body over 64 KiB', async () => {
     await expectRejected(await raw(`subject_token=${'a'.repeat(70_000)}`), 413, 'invalid_request')
   })
@@ -64,11 +109,17 @@ describe('token endpoint request handling', () => {
     await expectRejected(await fetch(`${h.url}/nope`), 404, 'not_found')
   })
   it('serves JWKS, metadata and health', async () => {
-    const jwks = await (await fetch(`${h.url}/.well-known/jwks.json`)).json()
+    const jwks = (await (await fetch(`${h.url}/.well-known/jwks.json`)).json()) as {
+      keys: Record<string, unknown>[]
+    }
     expect(jwks.keys).toHaveLength(1)
-    expect(jwks.keys[0].d).toBeUndefined()
+    expect(jwks.keys[0]?.d).toBeUndefined()
     const meta = await (await fetch(`${h.url}/.well-known/oauth-authorization-server`)).json()
-    expect(meta).toMatchObject({ issuer: h.url, token_endpoint: `${h.url}/token`, grant_types_supported: [TOKEN_EXCHANGE] })
+    expect(meta).toMatchObject({
+      issuer: h.url,
+      token_endpoint: `${h.url}/token`,
+      grant_types_supported: [TOKEN_EXCHANGE],
+    })
     expect(await (await fetch(`${h.url}/.well-known/openid-configuration`)).json()).toEqual(meta)
     expect((await fetch(`${h.url}/healthz`)).status).toBe(200)
   })

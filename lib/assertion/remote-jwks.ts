@@ -1,0 +1,311 @@
+import { createPublicKey, type KeyObject } from 'node:crypto'
+import { z } from 'zod'
+import { isLoopbackHost } from '../config/url.js'
+import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
+import { FetchFailure, fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'
+import { parseJsonStrict } from '../json/strict-json.js'
+
+/** Tunables; defaults are DESIGN "JWKS" (binding). Tests shorten the timeout. */
+export interface RemoteJwksOptions {
+  /** Minimum spacing of network attempts outside the TTL schedule (unknown kid, after a failure). */
+  readonly cooldownMs: number
+  /** How long after the last successful fetch a set (or discovery document) may still be served. */
+  readonly staleMs: number
+  readonly timeoutMs: number
+  readonly maxBytes: number
+  /** Usable keys kept per set; the rest are ignored. */
+  readonly maxKeys: number
+}
+
+export const DEFAULT_JWKS_OPTIONS: RemoteJwksOptions = {
+  cooldownMs: 30_000,
+  staleMs: 24 * 3600_000,
+  timeoutMs: 5_000,
+  maxBytes: 512 * 1024,
+  maxKeys: 100,
+}
+
+export interface RemoteJwksDeps {
+  readonly fetch: typeof globalThis.fetch
+  /** Epoch ms; every cache decision uses this clock. */
+  readonly now: () => number
+  /** Called once per network fetch actually started. */
+  readonly onFetch?: ((issuer: string, document: 'discovery' | 'jwks') => void) | undefined
+}
+
+/** Where one provider's keys come from. */
+export interface JwksSource {
+  /** The configured issuer (discovery base, and the `issuer` the discovery document must state). */
+  readonly issuer: string
+  /** Explicit JWKS URL; without it, the discovery document's `jwks_uri`. */
+  readonly jwksUri?: string | undefined
+  readonly ttlSeconds: number
+}
+
+/** A public key imported once from a JWK, ready for node:crypto.verify. */
+export interface VerificationKey {
+  readonly kid: string | undefined
+  readonly alg: string | undefined
+  readonly kty: 'RSA' | 'EC' | 'OKP'
+  readonly crv: string | undefined
+  readonly key: KeyObject
+}
+
+const DiscoverySchema = z.looseObject({ issuer: z.string(), jwks_uri: z.string() })
+const JwksSchema = z.looseObject({ keys: z.array(z.unknown()) })
+const JwkSchema = z.looseObject({
+  kty: z.enum(['RSA', 'EC', 'OKP']),
+  kid: z.string().optional(),
+  use: z.string().optional(),
+  alg: z.string().optional(),
+  key_ops: z.array(z.string()).optional(),
+  n: z.string().optional(),
+  e: z.string().optional(),
+  crv: z.string().optional(),
+  x: z.string().optional(),
+  y: z.string().optional(),
+})
+
+const CURVE_OF_ALG: Readonly<Record<string, string>> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }
+const MIN_RSA_BITS = 2048
+
+/** True when `key` may verify a signature made with `alg` (kty/curve fit, and its own `alg` if any). */
+export function keyFitsAlg(key: VerificationKey, alg: string): boolean {
+  if (key.alg !== undefined && key.alg !== alg) return false
+  if (/^(RS|PS)(256|384|512)$/.test(alg)) return key.kty === 'RSA'
+  const curve = CURVE_OF_ALG[alg]
+  if (curve) return key.kty === 'EC' && key.crv === curve
+  if (alg === 'EdDSA') return key.kty === 'OKP'
+  return false
+}
+
+/** Imports one JWK for signature verification, or returns undefined when it is unusable for that. */
+function importJwk(raw: unknown): VerificationKey | undefined {
+  const parsed = JwkSchema.safeParse(raw)
+  if (!parsed.success) return undefined
+  const jwk = parsed.data
+  if (jwk.use !== undefined && jwk.use !== 'sig') return undefined
+  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) return undefined
+  // Only public members reach the importer, so a published private key never becomes one here.
+  const material =
+    jwk.kty === 'RSA'
+      ? { kty: jwk.kty, n: jwk.n, e: jwk.e }
+      : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: material as import('node:crypto').JsonWebKey, format: 'jwk' })
+  } catch {
+    return undefined
+  }
+  if (jwk.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) return undefined
+  if (jwk.kty === 'EC' && !Object.values(CURVE_OF_ALG).includes(jwk.crv ?? '')) return undefined
+  if (jwk.kty === 'OKP' && jwk.crv !== 'Ed25519' && jwk.crv !== 'Ed448') return undefined
+  return { kid: jwk.kid, alg: jwk.alg, kty: jwk.kty, crv: jwk.crv, key }
+}
+
+/** Checks a discovered jwks_uri with the config rule: https, or http on a loopback host; no credentials. */
+function assertFetchableUrl(text: string): void {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new FetchFailure('status', 'discovery jwks_uri is not an absolute URL')
+  }
+  const loopbackHttp = url.protocol === 'http:' && isLoopbackHost(url.hostname)
+  if ((url.protocol !== 'https:' && !loopbackHttp) || url.username || url.password) {
+    throw new FetchFailure('status', 'discovery jwks_uri must use https (http only on loopback hosts)')
+  }
+}
+
+interface Cached<T> {
+  readonly value: T
+  readonly fetchedAt: number
+}
+
+interface Entry {
+  discovery?: Cached<string>
+  keys?: Cached<readonly VerificationKey[]>
+  inflight?: Promise<readonly VerificationKey[]> | undefined
+  /** Start of the last network attempt for the key set (any reason). */
+  lastAttemptAt: number
+  /** End of the last failed attempt, if the last attempt failed. */
+  failedAt?: number | undefined
+}
+
+/**
+ * Per-issuer cache of verification keys (DESIGN "JWKS"): TTL-fresh sets, one shared in-flight
+ * fetch per issuer, unknown-`kid` refetch at most once per cooldown, stale sets served while the
+ * issuer is unreachable, keys imported once per fetch. Key material only ever comes from the
+ * configured source, never from a token.
+ */
+export class RemoteJwksCache {
+  private readonly entries = new Map<string, Entry>()
+  private readonly opts: RemoteJwksOptions
+
+  constructor(
+    private readonly deps: RemoteJwksDeps,
+    opts: Partial<RemoteJwksOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_JWKS_OPTIONS, ...opts }
+  }
+
+  /** The key for (alg, kid), refetching once per cooldown on a miss; InvalidRequest if the issuer lacks it. */
+  async resolveKey(source: JwksSource, alg: string, kid: string | undefined): Promise<VerificationKey> {
+    const entry = this.entry(source)
+    let keys = await this.currentKeys(source, entry)
+    let found = pickKey(keys, alg, kid)
+    if (found) return found
+    if (entry.inflight) keys = await this.awaitRefresh(entry.inflight)
+    else if (this.deps.now() - entry.lastAttemptAt >= this.opts.cooldownMs) {
+      keys = await this.awaitRefresh(this.refresh(source, entry))
+    }
+    found = pickKey(keys, alg, kid)
+    if (found) return found
+    throw new InvalidRequest(
+      kid === undefined
+        ? 'subject_token has no kid and its issuer does not publish exactly one key for its alg'
+        : 'subject_token signing key is not published by its issuer (unknown kid)',
+    )
+  }
+
+  private entry(source: JwksSource): Entry {
+    const id = `${source.issuer} ${source.jwksUri ?? ''}`
+    let entry = this.entries.get(id)
+    if (!entry) {
+      entry = { lastAttemptAt: Number.NEGATIVE_INFINITY }
+      this.entries.set(id, entry)
+    }
+    return entry
+  }
+
+  /** A fresh set; else a refreshed one; else a stale one within staleMs; else 503. */
+  private async currentKeys(source: JwksSource, entry: Entry): Promise<readonly VerificationKey[]> {
+    const now = this.deps.now()
+    const cached = entry.keys
+    if (cached && now - cached.fetchedAt < source.ttlSeconds * 1000) return cached.value
+    if (entry.inflight) return this.orStale(entry, entry.inflight)
+    // Right after a failure, do not hammer an issuer that is down: serve stale or fail fast.
+    if (entry.failedAt !== undefined && now - entry.failedAt < this.opts.cooldownMs)
+      return this.orStale(entry)
+    return this.orStale(entry, this.refresh(source, entry))
+  }
+
+  private async orStale(
+    entry: Entry,
+    pending?: Promise<readonly VerificationKey[]>,
+  ): Promise<readonly VerificationKey[]> {
+    let failure: unknown
+    if (pending) {
+      try {
+        return await pending
+      } catch (err) {
+        failure = err
+      }
+    }
+    const cached = entry.keys
+    if (cached && this.deps.now() - cached.fetchedAt < this.opts.staleMs) return cached.value
+    throw unavailable(failure)
+  }
+
+  private async awaitRefresh(
+    pending: Promise<readonly VerificationKey[]>,
+  ): Promise<readonly VerificationKey[]> {
+    try {
+      return await pending
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  /** Starts (or joins) the single in-flight fetch of this issuer's key set. */
+  private refresh(source: JwksSource, entry: Entry): Promise<readonly VerificationKey[]> {
+    if (entry.inflight) return entry.inflight
+    entry.lastAttemptAt = this.deps.now()
+    const run = async () => {
+      try {
+        const uri = source.jwksUri ?? (await this.discoveredJwksUri(source, entry))
+        const keys = await this.fetchKeys(source.issuer, uri)
+        entry.keys = { value: keys, fetchedAt: this.deps.now() }
+        entry.failedAt = undefined
+        return keys
+      } catch (err) {
+        entry.failedAt = this.deps.now()
+        throw err
+      } finally {
+        entry.inflight = undefined
+      }
+    }
+    entry.inflight = run()
+    // Joiners attach their own handlers; this keeps an unobserved failure from being "unhandled".
+    entry.inflight.catch(() => {})
+    return entry.inflight
+  }
+
+  private async discoveredJwksUri(source: JwksSource, entry: Entry): Promise<string> {
+    const cached = entry.discovery
+    const now = this.deps.now()
+    if (cached && now - cached.fetchedAt < source.ttlSeconds * 1000) return cached.value
+    try {
+      const base = source.issuer.replace(/\/+$/, '')
+      const doc = DiscoverySchema.safeParse(
+        await this.fetchJson(source.issuer, 'discovery', `${base}/.well-known/openid-configuration`),
+      )
+      if (!doc.success) throw new FetchFailure('content-type', 'discovery document lacks issuer or jwks_uri')
+      if (doc.data.issuer !== source.issuer) {
+        throw new FetchFailure('status', 'discovery document names another issuer')
+      }
+      assertFetchableUrl(doc.data.jwks_uri)
+      entry.discovery = { value: doc.data.jwks_uri, fetchedAt: this.deps.now() }
+      return doc.data.jwks_uri
+    } catch (err) {
+      if (cached && this.deps.now() - cached.fetchedAt < this.opts.staleMs) return cached.value
+      throw err
+    }
+  }
+
+  private async fetchKeys(issuer: string, uri: string): Promise<readonly VerificationKey[]> {
+    const doc = JwksSchema.safeParse(await this.fetchJson(issuer, 'jwks', uri))
+    if (!doc.success) throw new FetchFailure('content-type', 'JWKS document has no keys array')
+    const keys: VerificationKey[] = []
+    for (const raw of doc.data.keys) {
+      if (keys.length >= this.opts.maxKeys) break
+      const key = importJwk(raw)
+      if (key) keys.push(key)
+    }
+    return keys
+  }
+
+  private async fetchJson(issuer: string, document: 'discovery' | 'jwks', url: string): Promise<unknown> {
+    this.deps.onFetch?.(issuer, document)
+    const response = await fetchBounded(url, {
+      fetch: this.deps.fetch,
+      timeoutMs: this.opts.timeoutMs,
+      maxBytes: this.opts.maxBytes,
+      accept: document === 'jwks' ? 'application/jwk-set+json, application/json' : 'application/json',
+      contentType: JSON_CONTENT_TYPE,
+    })
+    try {
+      return parseJsonStrict(response.text)
+    } catch {
+      throw new FetchFailure('content-type', `${document} document is not strict JSON`)
+    }
+  }
+}
+
+/** Picks by kid (when given) among keys that fit the alg; without kid, only an unambiguous fit. */
+function pickKey(
+  keys: readonly VerificationKey[],
+  alg: string,
+  kid: string | undefined,
+): VerificationKey | undefined {
+  if (kid !== undefined) return keys.find((k) => k.kid === kid && keyFitsAlg(k, alg))
+  const fitting = keys.filter((k) => keyFitsAlg(k, alg))
+  return fitting.length === 1 ? fitting[0] : undefined
+}
+
+function unavailable(cause: unknown): TemporarilyUnavailable {
+  const reason = cause instanceof Error ? cause.message : 'no usable cached key set'
+  return new TemporarilyUnavailable(
+    'signing keys of the subject_token issuer are unavailable; try again later',
+  ).withDetail(reason)
+}

@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { checkGcpInstance, isGcpInstanceProvider } from '../../lib/assertion/gcp-instance.js'
+import { InvalidRequest } from '../../lib/errors.js'
+import { generateTestKey, sha256b64u, signCompact } from '../helpers/oidc-issuer.js'
+import { BROKER, type OidcFixture, oidcProvider, setupOidc } from './oidc-fixture.js'
+
+const GOOGLE_CERTS = 'https://www.googleapis.com/oauth2/v3/certs'
+const ENGINE = {
+  instance_creation_timestamp: 1_700_000_000,
+  instance_id: '2097631390912826098',
+  instance_name: 'web-1',
+  project_id: 'acme-prod',
+  project_number: 123_456_789_012,
+  zone: 'europe-west1-b',
+}
+
+let fx: OidcFixture
+let now: number
+
+beforeAll(async () => {
+  // The real preset (issuer, alias, Google's JWKS URL); only the network is pointed at loopback.
+  fx = await setupOidc(
+    { name: 'gce', preset: 'gcp-instance', issuer: undefined, projects: ['acme-prod'] },
+    { rewrite: (url, issuer) => (url === GOOGLE_CERTS ? issuer.jwksUri : url) },
+  )
+  now = Math.floor(fx.clock.now / 1000)
+})
+afterAll(() => fx.close())
+
+const claims = (extra: Record<string, unknown> = {}) => ({
+  iss: 'https://accounts.google.com',
+  aud: BROKER,
+  sub: '104567891234567890123',
+  azp: '104567891234567890123',
+  email: 'web@acme-prod.iam.gserviceaccount.com',
+  email_verified: true,
+  iat: now,
+  exp: now + 3600,
+  google: { compute_engine: ENGINE },
+  ...extra,
+})
+
+async function refused(token: string, message: RegExp) {
+  const err = await fx.refuse(token)
+  expect(err).toBeInstanceOf(InvalidRequest)
+  expect(err.message).toMatch(message)
+  return err
+}
+
+describe('gcp-instance preset: accepted', () => {
+  it('verifies a format=full VM identity token and flattens the instance claims', async () => {
+    const token = await fx.issuer.sign(claims())
+    const subject = await fx.verify(token)
+    expect(subject).toMatchObject({ provider: 'gce', kind: 'oidc', issuer: 'https://accounts.google.com' })
+    expect(subject.claims).toMatchObject(ENGINE)
+    expect((subject.claims.google as { compute_engine: unknown }).compute_engine).toEqual(ENGINE)
+    expect(subject.replay).toEqual({ key: `gcp:gce:${sha256b64u(token)}`, expiresAt: now + 3600 + 30 })
+    expect(fx.fetched).toContain(GOOGLE_CERTS)
+    expect(fx.issuer.hits('/.well-known/openid-configuration')).toBe(0)
+  })
+
+  it('accepts the scheme-less issuer spelling accounts.google.com', async () => {
+    const subject = await fx.verify(await fx.issuer.sign(claims({ iss: 'accounts.google.com' })))
+    expect(subject.issuer).toBe('accounts.google.com')
+  })
+
+  it('derives the replay key from the token, not from jti', async () => {
+    const a = await fx.verify(await fx.issuer.sign(claims({ jti: 'same' })))
+    const b = await fx.verify(await fx.issuer.sign(claims({ jti: 'same', n: 2 })))
+    expect(a.replay?.key).not.toBe(b.replay?.key)
+    expect((await fx.verify(await fx.issuer.sign(claims({ jti: undefined })))).replay?.key).toMatch(
+      /^gcp:gce:/,
+    )
+  })
+})
+
+describe('gcp-instance preset: refused', () => {
+  it('refuses a service-account-signed token (its own iss), without any fetch', async () => {
+    const before = fx.fetched.length
+    const sa = generateTestKey('RS256')
+    const payload = JSON.stringify(claims({ iss: 'web@acme-prod.iam.gserviceaccount.com' }))
+    await refused(
+      signCompact(sa.privateKey, 'RS256', { alg: 'RS256', kid: sa.kid }, payload),
+      /issuer is not trusted/,
+    )
+    expect(fx.fetched.length).toBe(before)
+  })
+
+  it("refuses a service account's key claiming Google's issuer", async () => {
+    const sa = generateTestKey('RS256')
+    const payload = JSON.stringify(claims())
+    await refused(signCompact(sa.privateKey, 'RS256', { alg: 'RS256', kid: sa.kid }, payload), /unknown kid/)
+    await refused(
+      signCompact(sa.privateKey, 'RS256', { alg: 'RS256', kid: fx.issuer.kid }, payload),
+      /signature/,
+    )
+  })
+
+  it('refuses a token without google.compute_engine (format=standard, or outside a VM)', async () => {
+    await refused(await fx.issuer.sign(claims({ google: undefined })), /no google.compute_engine/)
+    await refused(await fx.issuer.sign(claims({ google: {} })), /no google.compute_engine/)
+    await refused(await fx.issuer.sign(claims({ google: 'x' })), /no google.compute_engine/)
+  })
+
+  it('refuses incomplete or mistyped compute_engine claims', async () => {
+    const { zone: _zone, ...noZone } = ENGINE
+    for (const engine of [noZone, { ...ENGINE, project_number: '123' }, { ...ENGINE, instance_id: 42 }, []]) {
+      await refused(
+        await fx.issuer.sign(claims({ google: { compute_engine: engine } })),
+        /incomplete or mistyped/,
+      )
+    }
+  })
+
+  it('refuses a wrong audience', async () => {
+    await refused(await fx.issuer.sign(claims({ aud: '32555940559.apps.googleusercontent.com' })), /audience/)
+  })
+
+  it('refuses a lifetime over one hour, or a missing iat', async () => {
+    await refused(await fx.issuer.sign(claims({ exp: now + 3601 })), /lifetime exceeds one hour/)
+    await refused(await fx.issuer.sign(claims({ iat: undefined })), /no iat/)
+  })
+
+  it('refuses a project that is not pinned, without naming it', async () => {
+    const err = await refused(
+      await fx.issuer.sign(claims({ google: { compute_engine: { ...ENGINE, project_id: 'evil-proj' } } })),
+      /project is not trusted/,
+    )
+    expect(err.message).not.toContain('evil-proj')
+  })
+
+  it('refuses algorithms other than RS256', async () => {
+    expect(oidcProvider({ preset: 'gcp-instance', projects: ['p'] }).algorithms).toEqual(['RS256'])
+    await refused(await fx.issuer.sign(claims(), { alg: 'ES256' }), /alg is not accepted/)
+    expect(() => checkGcpInstance({ projects: ['acme-prod'] }, 'ES256', claims())).toThrow(/RS256/)
+  })
+
+  it('recognises both preset names', () => {
+    expect(isGcpInstanceProvider({ preset: 'gcp' })).toBe(true)
+    expect(isGcpInstanceProvider({ preset: 'gcp-instance' })).toBe(true)
+    expect(isGcpInstanceProvider({ preset: 'github-actions' })).toBe(false)
+  })
+})

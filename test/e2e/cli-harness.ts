@@ -1,0 +1,44 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { resolve } from 'node:path'
+
+const BIN = resolve('bin/tessera.js')
+
+/** Runs the CLI to completion; stdin optional. */
+export function runCli(args: string[], opts: { cwd: string; input?: string; env?: NodeJS.ProcessEnv }) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('close', (code) => done({ code, stdout, stderr }))
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+/** Starts `tessera serve`, resolving with its URL once the banner is printed. */
+export function startServe(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+  })
+  return new Promise<{ child: ChildProcess; url: string }>((ok, fail) => {
+    let err = ''
+    const timer = setTimeout(() => fail(new Error(`serve did not start: ${err}`)), 20_000)
+    child.stderr?.on('data', (d) => {
+      err += d
+      const m = /listening on (http:\/\/[^\s]+)/.exec(err)
+      if (m) {
+        clearTimeout(timer)
+        ok({ child, url: m[1] as string })
+      }
+    })
+    child.on('exit', () => {
+      clearTimeout(timer)
+      fail(new Error(`serve exited: ${err}`))
+    })
+  })
+}
