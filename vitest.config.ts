@@ -6,6 +6,10 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    env: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDTESTTESSERA', AWS_SECRET_ACCESS_KEY: 'test-secret' },
+    env: {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDTESTTESSERA',
+      AWS_SECRET_ACCESS_KEY: 'test-secret',
+    },
   },
 })

@@ -1,6 +1,9 @@
 import { createRoutes } from '../functions/routes.js'
 import { runDevToken } from '../lib/cli/dev-token.js'
 import { runExchange } from '../lib/cli/exchange.js'
+import { runInstance } from '../lib/cli/instance.js'
+import { lintStartupCheck, runPolicy } from '../lib/cli/policy.js'
+import { runRevoke } from '../lib/cli/revoke.js'
 import { runServe } from '../lib/cli/serve.js'
 import { ExchangeFailed } from '../lib/client/exchange.js'
 import { ConfigError } from '../lib/errors.js'
@@ -9,19 +12,31 @@ const USAGE = `usage: tessera <command> [options]
 
   serve [--config F] [--port 8787] [--host 127.0.0.1] [--dev-issuer]
   dev-token --sub S [--claim k=v | k:=json]… [--aud A] [--url U] [--ttl 5m]
-  exchange [--url U] --token T|@file|- (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]
+  policy lint [F] [--format human|json|github]
+  policy explain [F] --token T|@file|- [--audience A]… [--resource R]… [--verify]
+  exchange [--url U] (--token T|@file|- | --aws-iam [--server-id ID] [--region R] | --instance aws|azure|gcp)
+           (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]
+  instance list [--config F] [--json]
+  instance reset <instance-id> [--config F]
+  revoke --url U --admin-token T|@file (--token T | --sub S --provider P | --policy N) [--lift]
 `
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'serve': {
-      const { server } = await runServe(rest, { createRoutes })
+      const { server } = await runServe(rest, { createRoutes, check: lintStartupCheck })
       const stop = () => void server.close().then(() => process.exit(0))
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
       return -1
     }
+    case 'policy':
+      return await runPolicy(rest)
+    case 'instance':
+      return await runInstance(rest)
+    case 'revoke':
+      return await runRevoke(rest)
     case 'dev-token':
       process.stdout.write(`${await runDevToken(rest)}\n`)
       return 0

@@ -1,8 +1,11 @@
 import type { Broker } from '../lib/broker.js'
 import type { LocalRoute } from '../lib/server/http-server.js'
 import * as health from './health/handler.js'
+import * as introspect from './introspect/handler.js'
 import * as jwks from './jwks/handler.js'
 import * as metadata from './metadata/handler.js'
+import * as nonce from './nonce/handler.js'
+import * as revoke from './revoke/handler.js'
 import * as token from './token/handler.js'
 
 /** The HTTP API routes (as serverless.yml declares them), bound to one broker: the local server's table. */
@@ -14,5 +17,8 @@ export function createRoutes(getBroker: () => Promise<Broker>): LocalRoute[] {
     { path: '/.well-known/oauth-authorization-server', handler: meta },
     { path: '/.well-known/openid-configuration', handler: meta },
     { path: '/healthz', handler: health.makeHandler(getBroker) },
+    { path: '/nonce', handler: nonce.makeHandler(getBroker) },
+    { path: '/introspect', handler: introspect.makeHandler(getBroker) },
+    { path: '/revoke', handler: revoke.makeHandler(getBroker) },
   ]
 }

@@ -1,5 +1,6 @@
 import { createOidcVerifier } from './assertion/oidc.js'
 import type { AssertionVerifier, VerifiedSubject } from './assertion/types.js'
+import { createMetrics, type Telemetry } from './audit/emf-metrics.js'
 import { createLoggerAuditSink } from './audit/logger-sink.js'
 import type { AuditSink } from './audit/types.js'
 import type { LoadedConfig } from './config/load.js'
@@ -10,7 +11,8 @@ import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
 import { PolicyCompileError, type ResolvedGrant } from './policy/types.js'
-import { MemoryTable } from './store/memory-table.js'
+import { openStateTable } from './store/open-table.js'
+import { RevocationList } from './store/revocations.js'
 import type { StateTable } from './store/types.js'
 
 /** Everything an endpoint needs, built once per process (Lambda init or `tessera serve`). */
@@ -27,8 +29,10 @@ export interface Broker {
   readonly now: () => number
   /** Mints AWS credentials for `aws` grants (issue 5); absent when no policy has one. */
   readonly awsMinter?: AwsMinter | undefined
-  /** Revocation list (issue 6); checked after the policy decision. */
-  readonly revocations?: IssuanceGuard | undefined
+  /** Metrics (CloudWatch EMF through Powertools). */
+  readonly metrics: Telemetry
+  /** Revocations (kill switch): checked after the policy decision and by introspection. */
+  readonly revocations: RevocationList
 }
 
 /** The slice of the AWS credentials minter the exchange needs. */
@@ -38,11 +42,6 @@ export interface AwsMinter {
     subject: VerifiedSubject,
     ctx: { policy: string; requestId: string },
   ): Promise<{ readonly expires_in: number } & Readonly<Record<string, unknown>>>
-}
-
-/** The slice of the revocation list the exchange needs. */
-export interface IssuanceGuard {
-  blocksIssuance(q: { provider: string; sub: string; policy: string }): Promise<boolean>
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -55,6 +54,7 @@ export interface BrokerOptions {
   /** Base folder for relative local key paths. */
   readonly baseDir?: string
   readonly onJwksFetch?: (issuer: string) => void
+  readonly metrics?: Telemetry
 }
 
 /** Compiles policies, reporting every problem with its config location. */
@@ -77,7 +77,7 @@ export async function createBroker(loaded: LoadedConfig, opts: BrokerOptions = {
   const { config } = loaded
   const now = opts.now ?? Date.now
   const policies = compileConfigPolicies(loaded)
-  const table = opts.table ?? new MemoryTable(() => Math.floor(now() / 1000))
+  const table = opts.table ?? openStateTable(config.store, { now })
   const audit = opts.audit ?? createLoggerAuditSink()
   const keys =
     opts.keys ?? (await createKeyRing(config.signing, opts.baseDir ? { baseDir: opts.baseDir } : {}))
@@ -86,18 +86,70 @@ export async function createBroker(loaded: LoadedConfig, opts: BrokerOptions = {
   const add = (v: AssertionVerifier) => {
     for (const t of v.tokenTypes) verifiers.set(t, v)
   }
+  const metrics = opts.metrics ?? createMetrics()
   const oidc = ofKind(config.providers, 'oidc')
   if (oidc.length > 0) {
-    add(
-      createOidcVerifier(oidc, {
-        fetch,
-        now,
-        brokerIssuer: config.issuer,
-        ...(opts.onJwksFetch ? { onJwksFetch: opts.onJwksFetch } : {}),
-      }),
-    )
+    const onJwksFetch = (issuer: string) => {
+      metrics.count('jwks_fetches')
+      opts.onJwksFetch?.(issuer)
+    }
+    add(createOidcVerifier(oidc, { fetch, now, brokerIssuer: config.issuer, onJwksFetch }))
   }
-  return { config, issuer: config.issuer, verifiers, policies, keys, table, audit, now }
+  // Cloud kinds load on demand, so a function bundle only initialises the code its config uses.
+  const iam = ofKind(config.providers, 'aws-iam')
+  if (iam.length > 0) {
+    const { createAwsIamVerifier } = await import('./assertion/aws-iam.js')
+    add(createAwsIamVerifier(iam, { now }))
+  }
+  const ec2 = ofKind(config.providers, 'aws-ec2')
+  if (ec2.length > 0) {
+    const { createAwsEc2Verifier } = await import('./assertion/aws-ec2.js')
+    add(createAwsEc2Verifier(ec2, { table, audit, now, awsIam: await presenceProofVerifier(ec2, now) }))
+  }
+  const azure = ofKind(config.providers, 'azure-imds')
+  if (azure.length > 0) {
+    const { createAzureImdsVerifier } = await import('./assertion/azure-imds.js')
+    add(createAzureImdsVerifier(azure, { table, audit, now }))
+  }
+  const awsMinter = config.policies.some((p) => p.grant.aws)
+    ? (await import('./credentials/aws.js')).createAwsMinter({ now })
+    : undefined
+  const revocations = new RevocationList(table, { now })
+  return {
+    config,
+    issuer: config.issuer,
+    verifiers,
+    policies,
+    keys,
+    table,
+    audit,
+    now,
+    metrics,
+    awsMinter,
+    revocations,
+  }
+}
+
+/**
+ * EC2 presence proof (`requireCallerIdentity`): the instance's signed GetCallerIdentity is checked by
+ * an aws-iam verifier pinned to the EC2 providers' own accounts, so no separate provider is needed.
+ */
+async function presenceProofVerifier(
+  ec2: readonly Extract<ProviderConfig, { kind: 'aws-ec2' }>[],
+  now: () => number,
+): Promise<AssertionVerifier | undefined> {
+  const proof = ec2.filter((p) => p.binding.requireCallerIdentity)
+  if (proof.length === 0) return undefined
+  const { createAwsIamVerifier } = await import('./assertion/aws-iam.js')
+  return createAwsIamVerifier(
+    proof.map((p) => ({
+      name: p.name,
+      kind: 'aws-iam' as const,
+      accounts: p.accounts,
+      clockTolerance: p.clockTolerance,
+    })),
+    { now },
+  )
 }
 
 function ofKind<K extends ProviderConfig['kind']>(

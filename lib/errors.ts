@@ -112,6 +112,13 @@ export class NotFound extends BrokerError {
   }
 }
 
+/** 429: a per-source rate limit (e.g. POST /nonce) was exceeded. */
+export class TooManyRequests extends BrokerError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super('invalid_request', 429, message, true, { 'Retry-After': String(retryAfterSeconds) })
+  }
+}
+
 /** 503: a dependency (JWKS, KMS, STS, store) is down and no safe answer exists. */
 export class TemporarilyUnavailable extends BrokerError {
   constructor(message: string, retryAfterSeconds = 5) {

@@ -1,14 +1,17 @@
 import { parseArgs } from 'node:util'
 import { TokenTypes } from '../assertion/token-types.js'
+import { formatCredentialProcess, formatEnv, parseAwsCredentialsOutput } from '../client/aws-output.js'
 import { discoverTokenEndpoint, type ExchangeParams, requestExchange } from '../client/exchange.js'
 import { readTokenArg } from './token-arg.js'
 
 const FORMATS = ['json', 'token', 'env', 'credential-process'] as const
 type Format = (typeof FORMATS)[number]
+const CLOUDS = ['aws', 'azure', 'gcp'] as const
 
 /**
- * `tessera exchange --url U --token T|@file|- (--audience A | --resource R) [--scope S] [--format …]`.
- * Prints the result to stdout; never writes credentials to disk.
+ * `tessera exchange --url U (--token T|@file|- | --aws-iam | --instance aws|azure|gcp)
+ *  (--audience A | --resource R) [--scope S] [--format …]`.
+ * Returns what to print on stdout; never writes credentials to disk.
  */
 export async function runExchange(argv: string[]): Promise<string> {
   const { values } = parseArgs({
@@ -17,6 +20,10 @@ export async function runExchange(argv: string[]): Promise<string> {
       url: { type: 'string', default: process.env.TESSERA_URL ?? 'http://127.0.0.1:8787' },
       token: { type: 'string' },
       'token-type': { type: 'string', default: TokenTypes.jwt },
+      'aws-iam': { type: 'boolean', default: false },
+      'server-id': { type: 'string' },
+      region: { type: 'string' },
+      instance: { type: 'string' },
       audience: { type: 'string', multiple: true, default: [] },
       resource: { type: 'string', multiple: true, default: [] },
       scope: { type: 'string' },
@@ -27,22 +34,56 @@ export async function runExchange(argv: string[]): Promise<string> {
   })
   const format = values.format as Format
   if (!FORMATS.includes(format)) throw new Error(`--format must be one of ${FORMATS.join(', ')}`)
-  if (!values.token) throw new Error('--token is required (a token, @file, or - for stdin)')
+  const sources = [values.token !== undefined, values['aws-iam'], values.instance !== undefined].filter(
+    Boolean,
+  )
+  if (sources.length !== 1)
+    throw new Error('give exactly one of --token (a token, @file, or - for stdin), --aws-iam or --instance')
   if (values.audience.length === 0 && values.resource.length === 0)
     throw new Error('--audience or --resource is required')
+  const wantsAws = format === 'env' || format === 'credential-process'
   const params: ExchangeParams = {
-    subjectToken: await readTokenArg(values.token),
-    subjectTokenType: values['token-type'],
+    ...(await subject(values)),
     audiences: values.audience,
     resources: values.resource,
     scope: values.scope,
-    requestedTokenType:
-      values['requested-token-type'] ??
-      (format === 'env' || format === 'credential-process' ? TokenTypes.awsCredentials : undefined),
+    requestedTokenType: values['requested-token-type'] ?? (wantsAws ? TokenTypes.awsCredentials : undefined),
   }
   const endpoint = await discoverTokenEndpoint(values.url)
-  const body = await requestExchange(endpoint, params)
-  return formatResult(body, format)
+  return formatResult(await requestExchange(endpoint, params), format)
+}
+
+async function subject(values: {
+  url: string
+  token?: string | undefined
+  'token-type': string
+  'aws-iam': boolean
+  'server-id'?: string | undefined
+  region?: string | undefined
+  instance?: string | undefined
+  audience: string[]
+}): Promise<
+  Pick<ExchangeParams, 'subjectToken' | 'subjectTokenType' | 'actorToken' | 'actorTokenType' | 'extra'>
+> {
+  if (values['aws-iam']) {
+    const { signedCallerIdentityToken } = await import('../client/aws-sigv4.js')
+    const token = await signedCallerIdentityToken({
+      ...(values['server-id'] ? { serverId: values['server-id'] } : {}),
+      ...(values.region ? { region: values.region } : {}),
+    })
+    return { subjectToken: token, subjectTokenType: TokenTypes.awsSigv4 }
+  }
+  if (values.instance !== undefined) {
+    const cloud = values.instance as (typeof CLOUDS)[number]
+    if (!CLOUDS.includes(cloud)) throw new Error(`--instance must be one of ${CLOUDS.join(', ')}`)
+    const { instanceAssertion } = await import('../client/instance.js')
+    const a = await instanceAssertion(cloud, {
+      brokerUrl: values.url,
+      ...(values.audience[0] ? { audience: values.audience[0] } : {}),
+    })
+    return a
+  }
+  return { subjectToken: await readTokenArg(values.token as string), subjectTokenType: values['token-type'] }
 }
 
 /** Renders a successful exchange response in the requested format. */
@@ -52,7 +93,9 @@ export function formatResult(body: Record<string, unknown>, format: Format): str
       return String(body.access_token)
     case 'json':
       return JSON.stringify(body, null, 2)
-    default:
-      throw new Error(`--format ${format} needs AWS credentials support`)
+    case 'env':
+      return formatEnv(parseAwsCredentialsOutput(body)).trimEnd()
+    case 'credential-process':
+      return formatCredentialProcess(parseAwsCredentialsOutput(body))
   }
 }

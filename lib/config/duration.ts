@@ -14,7 +14,10 @@ export function parseDuration(text: string): number | undefined {
 export const DurationSchema = z.string().transform((text, ctx) => {
   const seconds = parseDuration(text)
   if (seconds === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration: use an integer and s, m, h or d (e.g. 90s, 15m)` })
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" is not a duration: use an integer and s, m, h or d (e.g. 90s, 15m)`,
+    })
     return z.NEVER
   }
   return seconds

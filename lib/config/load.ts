@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { type Document, LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
+import { awsGrantIssues } from '../credentials/aws-session.js'
 import { ConfigError } from '../errors.js'
+import { locate } from './locate.js'
 import { type Config, ConfigSchema } from './schema.js'
 
 /** A validated config and where it came from (for error and lint locations). */
@@ -71,16 +73,12 @@ function describeIssue(issue: z.core.$ZodIssue, file: string, doc: Document, lc:
 
 /** `file:line:col: ` for the YAML node at `path` (or its nearest existing parent). */
 export function where(file: string, doc: Document, lc: LineCounter, path: readonly PropertyKey[]): string {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n) as unknown[], true) as
-      | { range?: [number, number, number] }
-      | undefined
-    if (node && typeof node === 'object' && node.range) {
-      const { line, col } = lc.linePos(node.range[0])
-      return `${file}:${line}:${col}: `
-    }
-  }
-  return `${file}: `
+  const pos = locate(
+    doc,
+    lc,
+    path.filter((p): p is string | number => typeof p !== 'symbol'),
+  )
+  return pos ? `${file}:${pos.line}:${pos.col}: ` : `${file}: `
 }
 
 /** Checks across sections that zod cannot see: names unique, issuers unambiguous. */
@@ -101,6 +99,11 @@ function crossCheck(config: Config): [PropertyKey[], string][] {
     if (p.issuer === config.issuer) {
       problems.push([['providers', i, 'issuer'], "a provider cannot trust Tessera's own issuer"])
     }
+  })
+  config.policies.forEach((p, i) => {
+    if (!p.grant.aws) return
+    for (const issue of awsGrantIssues(p.grant.aws))
+      problems.push([['policies', i, 'grant', 'aws', ...issue.path], issue.message])
   })
   return problems
 }

@@ -10,9 +10,25 @@ export interface Preset {
   readonly algorithms?: readonly string[]
   readonly identityClaims: readonly string[]
   readonly knownClaims: readonly string[]
+  /** Claim-name prefixes the issuer may add (GitHub custom repository properties). */
+  readonly knownClaimPrefixes?: readonly string[]
+  /**
+   * When set, every known claim except these (and exp/nbf/iat) is a string, so a number or
+   * boolean matcher on it can never match (matching is type-strict; lint warns).
+   */
+  readonly nonStringClaims?: readonly string[]
+  /** Claims naming something re-registrable → the immutable id claim that pins it (lint). */
+  readonly namePins?: Readonly<Record<string, string>>
 }
 
-export const PRESET_NAMES = ['github-actions', 'gitlab', 'kubernetes', 'azure', 'gcp-instance', 'gcp'] as const
+export const PRESET_NAMES = [
+  'github-actions',
+  'gitlab',
+  'kubernetes',
+  'azure',
+  'gcp-instance',
+  'gcp',
+] as const
 export type PresetName = (typeof PRESET_NAMES)[number]
 
 const STANDARD_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']
@@ -22,7 +38,21 @@ const GCP_INSTANCE: Preset = {
   issuerAliases: ['accounts.google.com'],
   jwksUri: 'https://www.googleapis.com/oauth2/v3/certs',
   algorithms: ['RS256'],
-  identityClaims: ['sub', 'instance_id', 'instance_name'],
+  identityClaims: [
+    'sub',
+    'instance_id',
+    'instance_name',
+    'google.compute_engine.instance_id',
+    'google.compute_engine.instance_name',
+  ],
+  nonStringClaims: [
+    'email_verified',
+    'project_number',
+    'instance_creation_timestamp',
+    'google.compute_engine.project_number',
+    'google.compute_engine.instance_creation_timestamp',
+    'google.compute_engine.license_id',
+  ],
   knownClaims: [
     ...STANDARD_CLAIMS,
     'azp',
@@ -40,6 +70,7 @@ const GCP_INSTANCE: Preset = {
     'google.compute_engine.project_number',
     'google.compute_engine.zone',
     'google.compute_engine.instance_creation_timestamp',
+    'google.compute_engine.license_id',
   ],
 }
 
@@ -48,16 +79,22 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     issuer: 'https://token.actions.githubusercontent.com',
     algorithms: ['RS256'],
     identityClaims: ['sub', 'repository', 'repository_id', 'job_workflow_ref'],
+    knownClaimPrefixes: ['repo_property_'],
+    nonStringClaims: [],
+    namePins: { repository: 'repository_id', repository_owner: 'repository_owner_id' },
     knownClaims: [
       ...STANDARD_CLAIMS,
       'actor',
       'actor_id',
       'base_ref',
+      'check_run_id',
       'enterprise',
       'enterprise_id',
       'environment',
+      'environment_node_id',
       'event_name',
       'head_ref',
+      'issuer_scope',
       'job_workflow_ref',
       'job_workflow_sha',
       'ref',
@@ -82,6 +119,8 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     issuer: 'https://gitlab.com',
     algorithms: ['RS256'],
     identityClaims: ['sub', 'project_id', 'project_path'],
+    nonStringClaims: ['runner_id', 'user_identities'],
+    namePins: { project_path: 'project_id', namespace_path: 'namespace_id' },
     knownClaims: [
       ...STANDARD_CLAIMS,
       'namespace_id',
@@ -91,6 +130,9 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
       'user_id',
       'user_login',
       'user_email',
+      'user_access_level',
+      'user_identities',
+      'groups_direct',
       'pipeline_id',
       'pipeline_source',
       'job_id',
@@ -100,6 +142,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
       'ref_protected',
       'environment',
       'environment_protected',
+      'environment_action',
       'deployment_tier',
       'runner_id',
       'runner_environment',
@@ -112,19 +155,61 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   kubernetes: {
     algorithms: ['RS256', 'ES256'],
     identityClaims: ['sub'],
+    nonStringClaims: ['kubernetes.io.warnafter'],
     knownClaims: [
       ...STANDARD_CLAIMS,
       'kubernetes.io.namespace',
       'kubernetes.io.serviceaccount.name',
       'kubernetes.io.serviceaccount.uid',
       'kubernetes.io.pod.name',
+      'kubernetes.io.pod.uid',
+      'kubernetes.io.node.name',
+      'kubernetes.io.node.uid',
+      'kubernetes.io.secret.name',
+      'kubernetes.io.secret.uid',
+      'kubernetes.io.warnafter',
     ],
   },
   azure: {
     algorithms: ['RS256'],
     identityClaims: ['sub', 'oid'],
-    knownClaims: [...STANDARD_CLAIMS, 'oid', 'tid', 'azp', 'appid', 'appidacr', 'azpacr', 'roles', 'xms_mirid', 'idtyp'],
+    knownClaims: [
+      ...STANDARD_CLAIMS,
+      'oid',
+      'tid',
+      'azp',
+      'appid',
+      'appidacr',
+      'azpacr',
+      'roles',
+      'scp',
+      'wids',
+      'idp',
+      'ver',
+      'xms_mirid',
+      'xms_az_rid',
+      'idtyp',
+      'acr',
+      'amr',
+      'aio',
+      'rh',
+      'uti',
+      'name',
+      'preferred_username',
+      'unique_name',
+      'upn',
+      'email',
+      'groups',
+    ],
   },
   'gcp-instance': GCP_INSTANCE,
   gcp: GCP_INSTANCE,
 }
+
+/** Identity claims of the non-OIDC provider kinds (DESIGN "Presets and identity claims"). */
+export const KIND_IDENTITY_CLAIMS: Readonly<Record<'aws-iam' | 'aws-ec2' | 'azure-imds', readonly string[]>> =
+  {
+    'aws-iam': ['sub', 'arn', 'role', 'principal_id'],
+    'aws-ec2': ['sub', 'instance_id', 'image_id', 'role'],
+    'azure-imds': ['sub', 'vm_id'],
+  }

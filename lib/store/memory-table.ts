@@ -38,7 +38,11 @@ export class MemoryTable implements StateTable {
     return this.#live(pk, sk)
   }
 
-  async delete(pk: string, sk: string, condition?: { ifMatch: Readonly<Record<string, AttrValue>> }): Promise<boolean> {
+  async delete(
+    pk: string,
+    sk: string,
+    condition?: { ifMatch: Readonly<Record<string, AttrValue>> },
+  ): Promise<boolean> {
     const current = this.#live(pk, sk)
     if (condition && !holds(current, condition)) return false
     return this.#items.get(pk)?.delete(sk) ?? false
@@ -70,7 +74,8 @@ export class MemoryTable implements StateTable {
   #sweep(): void {
     const now = this.nowSeconds()
     for (const [pk, partition] of this.#items) {
-      for (const [sk, item] of partition) if (item.expiresAt !== undefined && item.expiresAt <= now) partition.delete(sk)
+      for (const [sk, item] of partition)
+        if (item.expiresAt !== undefined && item.expiresAt <= now) partition.delete(sk)
       if (partition.size === 0) this.#items.delete(pk)
     }
   }

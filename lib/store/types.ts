@@ -28,7 +28,11 @@ export interface StateTable {
   /** Reads one item (consistent read); undefined when absent or expired. */
   get(pk: string, sk: string): Promise<StateItem | undefined>
   /** Deletes the item; false when the condition does not hold (or, with ifAbsent, never meaningful). */
-  delete(pk: string, sk: string, condition?: { readonly ifMatch: Readonly<Record<string, AttrValue>> }): Promise<boolean>
+  delete(
+    pk: string,
+    sk: string,
+    condition?: { readonly ifMatch: Readonly<Record<string, AttrValue>> },
+  ): Promise<boolean>
   /** All unexpired items under one partition key, in sk order. */
   query(pk: string): Promise<StateItem[]>
 }

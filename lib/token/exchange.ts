@@ -29,19 +29,24 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
     startedAt,
     now: startedAt,
   }
+  // Hashed only when the audit event needs it (no verified subject, whose tokenHash is the same digest).
+  let subjectToken: string | undefined
+  let stage: Stage = 'verify'
   try {
     const form = parseForm(req.headers['content-type'], req.body, REPEATABLE)
     const request = parseTokenRequest(form)
     outcome.subjectTokenType = request.subjectTokenType
-    outcome.rawTokenHash = tokenHash(request.subjectToken)
+    subjectToken = request.subjectToken
     const subject = await verifySubject(broker, request, form, req)
     outcome.subject = subject
+    stage = 'store'
     if (
       subject.replay &&
       !(await guardStore(consumeOnce(broker.table, subject.replay.key, subject.replay.expiresAt)))
     ) {
       throw new InvalidRequest('subject_token has already been used').withDetail('replay')
     }
+    stage = 'policy'
     const decision = decide(broker, request, subject)
     outcome.trace = decision.trace
     if (!decision.allow)
@@ -49,18 +54,19 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
         ? new InvalidScope(decision.message)
         : new InvalidTarget(decision.message)
     outcome.policy = decision.policy
+    stage = 'store'
     if (
-      broker.revocations &&
-      (await guardStore(
+      await guardStore(
         broker.revocations.blocksIssuance({
           provider: subject.provider,
           sub: subject.sub,
           policy: decision.policy,
         }),
-      ))
+      )
     ) {
       throw new InvalidRequest('issuance for this subject is revoked').withDetail('revoked')
     }
+    stage = decision.grant.kind === 'aws' ? 'sts' : 'kms'
     const { body, granted } = await mint(
       broker,
       request,
@@ -72,14 +78,29 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
     outcome.granted = granted
     outcome.now = broker.now()
     broker.audit.emit(exchangeEvent(outcome))
+    record(broker, 'allowed', outcome.now - startedAt)
     return jsonResponse(200, body, req.requestId)
   } catch (err) {
     const error =
       err instanceof StoreUnavailable ? new TemporarilyUnavailable('state store unavailable') : err
     outcome.now = broker.now()
+    if (outcome.subject === undefined && subjectToken !== undefined)
+      outcome.rawTokenHash = tokenHash(subjectToken)
     broker.audit.emit(exchangeEvent({ ...outcome, error }))
+    const unavailable = error instanceof TemporarilyUnavailable
+    if (unavailable && stage !== 'verify' && stage !== 'policy') broker.metrics.count(`${stage}_errors`)
+    record(broker, unavailable ? 'error' : 'denied', outcome.now - startedAt)
     throw error
   }
+}
+
+/** Which dependency a failure at this point belongs to (for the error metrics). */
+type Stage = 'verify' | 'policy' | 'store' | 'kms' | 'sts'
+
+function record(broker: Broker, outcome: 'allowed' | 'denied' | 'error', ms: number): void {
+  broker.metrics.count('exchanges', { outcome })
+  broker.metrics.timing('latency', ms, { outcome })
+  broker.metrics.flush()
 }
 
 async function verifySubject(

@@ -34,46 +34,170 @@ describe('config loading', () => {
     expect(config.signing).toEqual({ algorithm: 'ES256', key: { local: '.tessera/signing-key.json' } })
     expect(config.store).toEqual({ memory: {} })
     const [p] = config.providers
-    expect(p).toMatchObject({ algorithms: ['RS256', 'ES256'], replay: 'allow', clockTolerance: 30, jwksCacheTtl: 600 })
+    expect(p).toMatchObject({
+      algorithms: ['RS256', 'ES256'],
+      replay: 'allow',
+      clockTolerance: 30,
+      jwksCacheTtl: 600,
+    })
     expect(config.policies[0]?.grant.token?.ttl).toBe(600)
   })
 
   it('parses durations in every unit', () => {
-    const yaml = BASE.replace('ttl: 10m', 'ttl: 900s').replace('audiences:', 'maxTokenAge: 1h\n    audiences:')
+    const yaml = BASE.replace('ttl: 10m', 'ttl: 900s').replace(
+      'audiences:',
+      'maxTokenAge: 1h\n    audiences:',
+    )
     const { config } = loadConfigText(yaml, 'f')
     expect(config.policies[0]?.grant.token?.ttl).toBe(900)
     expect(config.providers[0]).toMatchObject({ maxTokenAge: 3600 })
   })
 
   it('fills preset defaults', () => {
-    const yaml = BASE.replace('    issuer: https://token.actions.githubusercontent.com\n', '    preset: github-actions\n')
+    const yaml = BASE.replace(
+      '    issuer: https://token.actions.githubusercontent.com\n',
+      '    preset: github-actions\n',
+    )
     const { config } = loadConfigText(yaml, 'f')
-    expect(config.providers[0]).toMatchObject({ issuer: 'https://token.actions.githubusercontent.com', algorithms: ['RS256'] })
+    expect(config.providers[0]).toMatchObject({
+      issuer: 'https://token.actions.githubusercontent.com',
+      algorithms: ['RS256'],
+    })
   })
 
   it.each([
     ['an unknown top-level key', BASE.replace('issuer:', 'isser: x\nissuer:'), '(root)', 'isser'],
-    ['an unknown policy key (typo)', BASE.replace('    match:', '    matches: {}\n    match:'), 'policies[0]', 'matches'],
+    [
+      'an unknown policy key (typo)',
+      BASE.replace('    match:', '    matches: {}\n    match:'),
+      'policies[0]',
+      'matches',
+    ],
     ['a ttl over 12h', BASE.replace('ttl: 10m', 'ttl: 13h'), 'policies[0].grant.token.ttl', '12h'],
-    ['a malformed duration', BASE.replace('ttl: 10m', 'ttl: 10 minutes'), 'policies[0].grant.token.ttl', 'duration'],
-    ['a fractional duration', BASE.replace('ttl: 10m', 'ttl: 1.5h'), 'policies[0].grant.token.ttl', 'duration'],
-    ['a plain-http issuer on a public host', BASE.replace('https://token.actions', 'http://token.actions'), 'providers[0].issuer', 'https'],
-    ['a plain-http broker issuer', BASE.replace('issuer: https://sts.example.com', 'issuer: http://sts.example.com'), 'issuer', 'https'],
-    ['an issuer with a query', BASE.replace('githubusercontent.com\n', 'githubusercontent.com?x=1\n'), 'providers[0].issuer', 'query'],
-    ['an issuer with credentials', BASE.replace('https://token.actions', 'https://u:p@token.actions'), 'providers[0].issuer', 'credentials'],
+    [
+      'a malformed duration',
+      BASE.replace('ttl: 10m', 'ttl: 10 minutes'),
+      'policies[0].grant.token.ttl',
+      'duration',
+    ],
+    [
+      'a fractional duration',
+      BASE.replace('ttl: 10m', 'ttl: 1.5h'),
+      'policies[0].grant.token.ttl',
+      'duration',
+    ],
+    [
+      'a plain-http issuer on a public host',
+      BASE.replace('https://token.actions', 'http://token.actions'),
+      'providers[0].issuer',
+      'https',
+    ],
+    [
+      'a plain-http broker issuer',
+      BASE.replace('issuer: https://sts.example.com', 'issuer: http://sts.example.com'),
+      'issuer',
+      'https',
+    ],
+    [
+      'an issuer with a query',
+      BASE.replace('githubusercontent.com\n', 'githubusercontent.com?x=1\n'),
+      'providers[0].issuer',
+      'query',
+    ],
+    [
+      'an issuer with credentials',
+      BASE.replace('https://token.actions', 'https://u:p@token.actions'),
+      'providers[0].issuer',
+      'credentials',
+    ],
     ['an unknown provider kind', BASE.replace('kind: oidc', 'kind: saml'), 'providers[0].kind', ''],
-    ['the alg none', BASE.replace('    audiences:', '    algorithms: [none]\n    audiences:'), 'providers[0].algorithms[0]', ''],
-    ['an HMAC algorithm', BASE.replace('    audiences:', '    algorithms: [HS256]\n    audiences:'), 'providers[0].algorithms[0]', ''],
-    ['a policy with an unknown provider', BASE.replace('provider: gh', 'provider: gitlab'), 'policies[0].provider', 'gitlab'],
-    ['an invalid regex', BASE.replace('match: { sub: "repo:acme/app:ref:refs/heads/main" }', 'match: { sub: { regex: "repo:(acme" } }'), 'policies[0].match.sub.regex', ''],
-    ['an invalid glob', BASE.replace('match: { sub: "repo:acme/app:ref:refs/heads/main" }', 'match: { ref: { glob: "refs/***" } }'), 'policies[0].match.ref.glob', ''],
-    ['an empty match', BASE.replace('match: { sub: "repo:acme/app:ref:refs/heads/main" }', 'match: {}'), 'policies[0].match', ''],
-    ['a grant with both kinds', BASE.replace('      token:', '      aws: { roleArn: "arn:aws:iam::111122223333:role/x" }\n      token:'), 'policies[0].grant', 'exactly one'],
-    ['an invalid scope token', BASE.replace('scopes: [deploy:write]', 'scopes: ["deploy write"]'), 'policies[0].grant.token.scopes[0]', 'scope'],
-    ['a provider trusting the broker itself', BASE.replace('issuer: https://token.actions.githubusercontent.com', 'issuer: https://sts.example.com'), 'providers[0].issuer', 'own issuer'],
-    ['an unquoted account id', BASE.replace('providers:\n', 'providers:\n  - { name: lam, kind: aws-iam, accounts: [111122223333] }\n'), 'providers[0].accounts[0]', ''],
-    ['signing with both key and keys', BASE.replace('providers:', 'signing: { key: { local: a }, keys: [{ local: b, active: true }] }\nproviders:'), 'signing', 'exactly one'],
-    ['rotation without an active key', BASE.replace('providers:', 'signing: { keys: [{ local: a }, { local: b }] }\nproviders:'), 'signing.keys', 'active'],
+    [
+      'the alg none',
+      BASE.replace('    audiences:', '    algorithms: [none]\n    audiences:'),
+      'providers[0].algorithms[0]',
+      '',
+    ],
+    [
+      'an HMAC algorithm',
+      BASE.replace('    audiences:', '    algorithms: [HS256]\n    audiences:'),
+      'providers[0].algorithms[0]',
+      '',
+    ],
+    [
+      'a policy with an unknown provider',
+      BASE.replace('provider: gh', 'provider: gitlab'),
+      'policies[0].provider',
+      'gitlab',
+    ],
+    [
+      'an invalid regex',
+      BASE.replace(
+        'match: { sub: "repo:acme/app:ref:refs/heads/main" }',
+        'match: { sub: { regex: "repo:(acme" } }',
+      ),
+      'policies[0].match.sub.regex',
+      '',
+    ],
+    [
+      'an invalid glob',
+      BASE.replace(
+        'match: { sub: "repo:acme/app:ref:refs/heads/main" }',
+        'match: { ref: { glob: "refs/***" } }',
+      ),
+      'policies[0].match.ref.glob',
+      '',
+    ],
+    [
+      'an empty match',
+      BASE.replace('match: { sub: "repo:acme/app:ref:refs/heads/main" }', 'match: {}'),
+      'policies[0].match',
+      '',
+    ],
+    [
+      'a grant with both kinds',
+      BASE.replace(
+        '      token:',
+        '      aws: { roleArn: "arn:aws:iam::111122223333:role/x" }\n      token:',
+      ),
+      'policies[0].grant',
+      'exactly one',
+    ],
+    [
+      'an invalid scope token',
+      BASE.replace('scopes: [deploy:write]', 'scopes: ["deploy write"]'),
+      'policies[0].grant.token.scopes[0]',
+      'scope',
+    ],
+    [
+      'a provider trusting the broker itself',
+      BASE.replace('issuer: https://token.actions.githubusercontent.com', 'issuer: https://sts.example.com'),
+      'providers[0].issuer',
+      'own issuer',
+    ],
+    [
+      'an unquoted account id',
+      BASE.replace(
+        'providers:\n',
+        'providers:\n  - { name: lam, kind: aws-iam, accounts: [111122223333] }\n',
+      ),
+      'providers[0].accounts[0]',
+      '',
+    ],
+    [
+      'signing with both key and keys',
+      BASE.replace(
+        'providers:',
+        'signing: { key: { local: a }, keys: [{ local: b, active: true }] }\nproviders:',
+      ),
+      'signing',
+      'exactly one',
+    ],
+    [
+      'rotation without an active key',
+      BASE.replace('providers:', 'signing: { keys: [{ local: a }, { local: b }] }\nproviders:'),
+      'signing.keys',
+      'active',
+    ],
   ])('rejects %s, naming the path', (_, yaml, path, words) => {
     const issues = problems(yaml)
     expect(issues.length).toBeGreaterThan(0)
@@ -104,19 +228,26 @@ policies:`,
 
   it('rejects YAML syntax errors and duplicate keys with a location', () => {
     expect(problems('issuer: [unclosed')[0]).toMatch(/^tessera\.yaml:\d+:\d+: /)
-    expect(problems(`${BASE}issuer: https://other.example.com\n`).join('\n')).toMatch(/tessera\.yaml:\d+:\d+: .*(unique|duplicate)/i)
+    expect(problems(`${BASE}issuer: https://other.example.com\n`).join('\n')).toMatch(
+      /tessera\.yaml:\d+:\d+: .*(unique|duplicate)/i,
+    )
   })
 
   it('allows plain http for loopback issuers only', () => {
     const yaml = BASE.replace('https://token.actions.githubusercontent.com', 'http://127.0.0.1:9000')
     expect(problems(yaml)).toEqual([])
-    expect(problems(BASE.replace('https://token.actions.githubusercontent.com', 'http://10.0.0.1:9000')).length).toBe(1)
+    expect(
+      problems(BASE.replace('https://token.actions.githubusercontent.com', 'http://10.0.0.1:9000')).length,
+    ).toBe(1)
   })
 })
 
 describe('config loading: fail-closed corner cases', () => {
   it('rejects a __proto__ claim condition instead of silently dropping it', () => {
-    const yaml = BASE.replace('match: { sub: "repo:acme/app:ref:refs/heads/main" }', 'match: { __proto__: x, sub: "repo:acme/app:ref:refs/heads/main" }')
+    const yaml = BASE.replace(
+      'match: { sub: "repo:acme/app:ref:refs/heads/main" }',
+      'match: { __proto__: x, sub: "repo:acme/app:ref:refs/heads/main" }',
+    )
     expect(problems(yaml).join('\n')).toContain('__proto__')
   })
 })

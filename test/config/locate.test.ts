@@ -70,15 +70,21 @@ describe('locate', () => {
     const key = fc.stringMatching(/^[a-z][a-z0-9_]{0,7}$/)
     const leaf = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean())
     const tree = fc.letrec((tie) => ({
-      node: fc.oneof({ depthSize: 'small' }, leaf, fc.dictionary(key, tie('node'), { maxKeys: 4 }), fc.array(tie('node'), { maxLength: 3 })),
+      node: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.dictionary(key, tie('node'), { maxKeys: 4 }),
+        fc.array(tie('node'), { maxLength: 3 }),
+      ),
     })).node
     fc.assert(
       fc.property(fc.dictionary(key, tree, { minKeys: 1, maxKeys: 4 }), (value) => {
         const text = stringify(value)
         const lines = text.split('\n')
         const walk = (node: unknown, path: (string | number)[]): void => {
-          if (Array.isArray(node)) node.forEach((child, i) => walk(child, [...path, i]))
-          else if (typeof node === 'object' && node !== null) {
+          if (Array.isArray(node)) {
+            for (const [i, child] of node.entries()) walk(child, [...path, i])
+          } else if (typeof node === 'object' && node !== null) {
             for (const [k, child] of Object.entries(node)) {
               const pos = at(text, [...path, k])
               expect(pos).toBeDefined()

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRoutes } from '../../functions/routes.js'
+import { MemoryTelemetry } from '../../lib/audit/emf-metrics.js'
 import { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
 import { type Broker, type BrokerOptions, createBroker } from '../../lib/broker.js'
 import { loadConfigText } from '../../lib/config/load.js'
@@ -16,6 +17,7 @@ export interface Harness {
   readonly issuer: TestIssuer
   readonly broker: Broker
   readonly audit: MemoryAuditSink
+  readonly metrics: MemoryTelemetry
   readonly server: RunningServer
   /** POSTs a form to /token (values may repeat). */
   post(
@@ -88,7 +90,12 @@ providers:
 ${opts.providerExtra ?? ''}
 ${opts.policies ?? DEFAULT_POLICIES}`
   const audit = new MemoryAuditSink()
-  const broker = await createBroker(loadConfigText(yaml, 'harness.yaml'), { audit, ...opts.brokerOptions })
+  const metrics = new MemoryTelemetry()
+  const broker = await createBroker(loadConfigText(yaml, 'harness.yaml'), {
+    audit,
+    metrics,
+    ...opts.brokerOptions,
+  })
   resolveBroker(broker)
   const url = server.url
   return {
@@ -96,6 +103,7 @@ ${opts.policies ?? DEFAULT_POLICIES}`
     issuer,
     broker,
     audit,
+    metrics,
     server,
     post(form, init = {}) {
       const body = new URLSearchParams()

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   expectRejected,
@@ -122,5 +123,57 @@ describe('token endpoint request handling', () => {
     })
     expect(await (await fetch(`${h.url}/.well-known/openid-configuration`)).json()).toEqual(meta)
     expect((await fetch(`${h.url}/healthz`)).status).toBe(200)
+  })
+})
+
+describe('audit trail and metrics of the token endpoint', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await startHarness()
+  })
+  afterAll(() => h.close())
+
+  it('an allowed and a denied exchange each produce exactly one event, with the token hash and never the token', async () => {
+    const good = await h.issuer.sign(goodClaims(h))
+    const bad = await h.issuer.sign(goodClaims(h, { sub: 'repo:acme/evil:ref:refs/heads/main' }))
+    const ok = await h.post(h.exchangeForm(good))
+    const denied = await h.post(h.exchangeForm(bad))
+    const okId = ok.headers.get('x-request-id')
+    const deniedId = denied.headers.get('x-request-id')
+    const { access_token } = (await ok.json()) as { access_token: string }
+    const okEvents = h.audit.events.filter((e) => e.request_id === okId)
+    const deniedEvents = h.audit.events.filter((e) => e.request_id === deniedId)
+    expect(okEvents).toHaveLength(1)
+    expect(deniedEvents).toHaveLength(1)
+    expect(okEvents[0]).toMatchObject({
+      event: 'token.exchange',
+      level: 'INFO',
+      policy: 'deploy-app',
+      provider: 'ci',
+    })
+    expect(deniedEvents[0]).toMatchObject({ event: 'token.denied', level: 'INFO', error: 'invalid_target' })
+    const sha = (t: string) => createHash('sha256').update(t).digest('base64url')
+    expect(okEvents[0]?.token_sha256).toBe(sha(good))
+    expect(deniedEvents[0]?.token_sha256).toBe(sha(bad))
+    const log = JSON.stringify(h.audit.events)
+    for (const secret of [good, bad, access_token]) expect(log).not.toContain(secret)
+    expect(log).not.toContain(good.split('.')[2])
+    // the denial says which policy condition failed, by claim name only
+    expect(JSON.stringify(deniedEvents[0]?.policies)).toContain('sub:exact:no-match')
+    expect(h.metrics.total('exchanges', { outcome: 'allowed' })).toBeGreaterThanOrEqual(1)
+    expect(h.metrics.total('exchanges', { outcome: 'denied' })).toBeGreaterThanOrEqual(1)
+  })
+
+  it('a malformed request is audited once too, without a provider', async () => {
+    const res = await h.post({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: 'garbage',
+      subject_token_type: JWT_TYPE,
+    })
+    const id = res.headers.get('x-request-id')
+    const events = h.audit.events.filter((e) => e.request_id === id)
+    expect(events).toHaveLength(1)
+    expect(events[0]).toMatchObject({ event: 'token.denied', error: 'invalid_request' })
+    expect(events[0]?.provider).toBeUndefined()
   })
 })

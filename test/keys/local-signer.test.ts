@@ -9,23 +9,32 @@ import { createLocalSigner, generatePrivateJwk, loadOrCreateKeyFile } from '../.
 const tmp = () => mkdtemp(join(tmpdir(), 'tessera-keys-'))
 
 describe('local signer', () => {
-  it.each(['ES256', 'RS256', 'PS256'] as const)('%s signatures verify with jose; kid is the RFC 7638 thumbprint', async (alg) => {
-    const signer = await createLocalSigner(await generatePrivateJwk(alg), alg)
-    const { d, ...pub } = signer.publicJwk as Record<string, unknown>
-    expect(d).toBeUndefined()
-    expect(signer.kid).toBe(await calculateJwkThumbprint(signer.publicJwk))
-    const input = `${Buffer.from(JSON.stringify({ alg, kid: signer.kid })).toString('base64url')}.${Buffer.from('{}').toString('base64url')}`
-    const sig = Buffer.from(await signer.sign(Buffer.from(input))).toString('base64url')
-    const key = await importJWK(pub as never, alg)
-    await expect(compactVerify(`${input}.${sig}`, key, { algorithms: [alg] })).resolves.toBeTruthy()
-    if (alg === 'ES256') expect(Buffer.from(sig, 'base64url')).toHaveLength(64)
-  })
+  it.each(['ES256', 'RS256', 'PS256'] as const)(
+    '%s signatures verify with jose; kid is the RFC 7638 thumbprint',
+    async (alg) => {
+      const signer = await createLocalSigner(await generatePrivateJwk(alg), alg)
+      const { d, ...pub } = signer.publicJwk as Record<string, unknown>
+      expect(d).toBeUndefined()
+      expect(signer.kid).toBe(await calculateJwkThumbprint(signer.publicJwk))
+      const input = `${Buffer.from(JSON.stringify({ alg, kid: signer.kid })).toString('base64url')}.${Buffer.from('{}').toString('base64url')}`
+      const sig = Buffer.from(await signer.sign(Buffer.from(input))).toString('base64url')
+      const key = await importJWK(pub as never, alg)
+      await expect(compactVerify(`${input}.${sig}`, key, { algorithms: [alg] })).resolves.toBeTruthy()
+      if (alg === 'ES256') expect(Buffer.from(sig, 'base64url')).toHaveLength(64)
+    },
+  )
 
   it('creates the key file with mode 0600 and its missing parent folder, then reuses it', async () => {
     const path = join(await tmp(), 'nested', 'dir', 'key.json')
     const first = await loadOrCreateKeyFile(path, 'ES256')
     expect((await stat(path)).mode & 0o777).toBe(0o600)
-    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ kty: 'EC', crv: 'P-256', d: expect.any(String), kid: first.kid, alg: 'ES256' })
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({
+      kty: 'EC',
+      crv: 'P-256',
+      d: expect.any(String),
+      kid: first.kid,
+      alg: 'ES256',
+    })
     expect((await loadOrCreateKeyFile(path, 'ES256')).kid).toBe(first.kid)
   })
 
@@ -60,7 +69,13 @@ describe('local signer', () => {
 
   it('a key ring publishes every key, active first, and signs only with the active one', async () => {
     const dir = await tmp()
-    const ring = await createKeyRing({ algorithm: 'ES256', keys: [{ local: join(dir, 'old.json'), active: false }, { local: join(dir, 'new.json'), active: true }] })
+    const ring = await createKeyRing({
+      algorithm: 'ES256',
+      keys: [
+        { local: join(dir, 'old.json'), active: false },
+        { local: join(dir, 'new.json'), active: true },
+      ],
+    })
     expect(ring.publicKeys).toHaveLength(2)
     expect(ring.publicKeys[0]?.kid).toBe(ring.active.kid)
     const newKey = JSON.parse(await readFile(join(dir, 'new.json'), 'utf8'))

@@ -121,9 +121,7 @@ describe('glob: properties', () => {
   })
 
   it('matches every value built by filling the stars with allowed characters', () => {
-    const segmentFill = fc
-      .array(fc.constantFrom('a', '.', '*'), { maxLength: 3 })
-      .map((c) => c.join(''))
+    const segmentFill = fc.array(fc.constantFrom('a', '.', '*'), { maxLength: 3 }).map((c) => c.join(''))
     const anyFill = fc.array(fc.constantFrom('a', '/', ':', '\n'), { maxLength: 3 }).map((c) => c.join(''))
     const token = fc.oneof(
       fc.constantFrom('a', 'b', '/', ':', '.', '|').map((t) => ({ pattern: t, value: fc.constant(t) })),

@@ -7,6 +7,15 @@ export const AwsIamProviderSchema = z.strictObject({
   kind: z.literal('aws-iam'),
   accounts: z.array(AwsAccountIdSchema).min(1),
   /** When set, the signed request must carry `X-Tessera-Server-ID: <value>` (anti-replay across deployments). */
-  serverIdHeader: z.string().min(1).max(256).optional(),
+  serverIdHeader: z
+    .string()
+    .min(1)
+    .max(256)
+    // An HTTP header value survives signing and proxies only as printable ASCII without edge spaces.
+    .regex(
+      /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/,
+      'must be printable ASCII without leading or trailing spaces',
+    )
+    .optional(),
 })
 export type AwsIamProviderConfig = z.output<typeof AwsIamProviderSchema>

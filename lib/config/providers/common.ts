@@ -14,4 +14,6 @@ export const providerCommon = {
 }
 
 /** A 12-digit AWS account id, quoted in YAML. */
-export const AwsAccountIdSchema = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id (quote it in YAML)')
+export const AwsAccountIdSchema = z
+  .string()
+  .regex(/^\d{12}$/, 'must be a 12-digit AWS account id (quote it in YAML)')

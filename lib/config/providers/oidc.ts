@@ -44,11 +44,19 @@ export const OidcProviderSchema = OidcProviderInputSchema.transform((p, ctx) => 
   }
   const gcp = p.preset === 'gcp-instance' || p.preset === 'gcp'
   if (gcp && !p.projects) {
-    ctx.addIssue({ code: 'custom', path: ['projects'], message: 'gcp-instance providers must pin `projects`' })
+    ctx.addIssue({
+      code: 'custom',
+      path: ['projects'],
+      message: 'gcp-instance providers must pin `projects`',
+    })
     return z.NEVER
   }
   if (!gcp && p.projects) {
-    ctx.addIssue({ code: 'custom', path: ['projects'], message: 'projects applies only to preset gcp-instance' })
+    ctx.addIssue({
+      code: 'custom',
+      path: ['projects'],
+      message: 'projects applies only to preset gcp-instance',
+    })
     return z.NEVER
   }
   return {
@@ -56,7 +64,8 @@ export const OidcProviderSchema = OidcProviderInputSchema.transform((p, ctx) => 
     issuer,
     issuerAliases: (issuer === preset?.issuer ? preset?.issuerAliases : undefined) ?? [],
     jwksUri: p.jwksUri ?? (issuer === preset?.issuer ? preset?.jwksUri : undefined),
-    algorithms: p.algorithms ?? (preset?.algorithms as AssertionAlgorithm[] | undefined) ?? ['RS256', 'ES256'],
+    algorithms: p.algorithms ??
+      (preset?.algorithms as AssertionAlgorithm[] | undefined) ?? ['RS256', 'ES256'],
     replay: p.replay ?? (gcp ? 'once' : 'allow'),
   }
 })

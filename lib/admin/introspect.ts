@@ -1,0 +1,63 @@
+import { InvalidRequest, MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
+import { parseForm } from '../http/form.js'
+import { jsonResponse } from '../http/respond.js'
+import type { HttpRequest, HttpResponse } from '../http/types.js'
+import { StoreUnavailable } from '../store/types.js'
+import { authenticateAdmin } from './authenticate.js'
+import type { AdminDeps } from './deps.js'
+import { type IssuedClaims, TokenRejected, verifyIssuedToken } from './verify-access-token.js'
+
+/**
+ * POST /introspect (RFC 7662). The caller authenticates with scope `tessera:introspect`. A token
+ * is active only when this broker signed it (own keys), it is unexpired and not revoked; any other
+ * token, expired, revoked, foreign-signed or malformed alike, is `{"active": false}` and nothing more.
+ */
+export async function introspect(deps: AdminDeps, req: HttpRequest): Promise<HttpResponse> {
+  if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
+  await authenticateAdmin(deps, req.headers, 'tessera:introspect', req.requestId)
+  const form = parseForm(req.headers['content-type'], req.body)
+  const token = form.get('token')
+  if (token === undefined) throw new InvalidRequest('the token parameter is required')
+  const claims = await activeClaims(deps, token)
+  return jsonResponse(200, claims ? activeBody(claims) : { active: false }, req.requestId)
+}
+
+async function activeClaims(deps: AdminDeps, token: string): Promise<IssuedClaims | undefined> {
+  let claims: IssuedClaims
+  try {
+    claims = await verifyIssuedToken(token, deps)
+  } catch (err) {
+    if (err instanceof TokenRejected) return undefined
+    throw err
+  }
+  try {
+    const revoked = await deps.revocations.isTokenRevoked({
+      jti: claims.jti,
+      provider: claims.idp,
+      sub: claims.sub,
+      policy: claims.client_id,
+      iat: claims.iat,
+    })
+    return revoked ? undefined : claims
+  } catch (err) {
+    // No safe answer: "active" could resurrect a revoked token, "inactive" would be a lie.
+    if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('revocation state unavailable')
+    throw err
+  }
+}
+
+function activeBody(c: IssuedClaims): Record<string, unknown> {
+  return {
+    active: true,
+    ...(c.scope === undefined ? {} : { scope: c.scope }),
+    client_id: c.client_id,
+    sub: c.sub,
+    aud: c.aud,
+    iss: c.iss,
+    exp: c.exp,
+    iat: c.iat,
+    ...(c.nbf === undefined ? {} : { nbf: c.nbf }),
+    jti: c.jti,
+    token_type: 'Bearer',
+  }
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import type { AwsIamProviderConfig } from '../config/providers/aws-iam.js'
+import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
+import { checkSignedRequest, decodeSignedRequest } from './sigv4-request.js'
+import { createStsForwarder, type StsForwardOptions } from './sts-forward.js'
+import { arnPartition, callerClaims, parseCallerIdentity, stsErrorCode } from './sts-identity.js'
+import { TokenTypes } from './token-types.js'
+import type { AssertionInput, AssertionVerifier, VerifiedSubject } from './types.js'
+
+/**
+ * `kind: aws-iam`: the caller proves an IAM identity by handing over a signed sts:GetCallerIdentity
+ * request, which Tessera checks and then sends to STS itself; STS's answer names the principal.
+ *
+ * Replay: no single-use key is kept. A presented request stays valid for STS while X-Amz-Date is
+ * within 5 minutes, so whoever obtains a subject token (a log, a compromised broker) can replay it
+ * to any Tessera that trusts the account within that window. `serverIdHeader` narrows that to this
+ * deployment: the header is signed, so the request cannot be re-targeted at another server id.
+ */
+
+export interface AwsIamVerifierDeps {
+  /** Epoch milliseconds; the X-Amz-Date window is checked against it. */
+  readonly now: () => number
+  /**
+   * Unused: Node's fetch cannot send a Host header other than the URL's, which forwarding to
+   * AWS_ENDPOINT_URL_STS needs; accepted so the broker can pass its usual deps.
+   */
+  readonly fetch?: typeof globalThis.fetch
+  /** Forward here instead of the signed STS host; defaults to AWS_ENDPOINT_URL_STS. */
+  readonly stsEndpoint?: string | undefined
+  /** Attempt/deadline overrides (tests); defaults 3 attempts × 2 s within 5 s. */
+  readonly forward?: Omit<StsForwardOptions, 'endpoint'>
+}
+
+/** Partition of the ARNs STS returns for a region (GovCloud regions answer with aws-us-gov). */
+const partitionOf = (region: string): string => (region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws')
+
+/** Creates the verifier for every `aws-iam` provider. */
+export function createAwsIamVerifier(
+  providers: readonly AwsIamProviderConfig[],
+  deps: AwsIamVerifierDeps,
+): AssertionVerifier {
+  const serverIds = [
+    ...new Set(providers.flatMap((p) => (p.serverIdHeader === undefined ? [] : [p.serverIdHeader]))),
+  ]
+  const requireServerId = providers.length > 0 && providers.every((p) => p.serverIdHeader !== undefined)
+  const forward = createStsForwarder({
+    ...deps.forward,
+    endpoint: deps.stsEndpoint ?? process.env.AWS_ENDPOINT_URL_STS,
+  })
+
+  return {
+    tokenTypes: [TokenTypes.awsSigv4],
+    async verify(input: AssertionInput): Promise<VerifiedSubject> {
+      if (providers.length === 0) throw new InvalidRequest('no aws-iam provider is configured')
+      const presented = decodeSignedRequest(input.subjectToken)
+      const checked = checkSignedRequest(presented, { now: deps.now(), serverIds, requireServerId })
+
+      const reply = await forward({ host: checked.host, headers: checked.headers, body: checked.body })
+      if (reply.status === 403) {
+        throw new InvalidRequest('signature rejected by STS').withDetail(
+          `STS ${stsErrorCode(reply.body) ?? '403'}`,
+        )
+      }
+      if (reply.status >= 400) {
+        throw new InvalidRequest('STS rejected the signed request').withDetail(
+          `STS ${reply.status} ${stsErrorCode(reply.body) ?? ''}`,
+        )
+      }
+      const identity = reply.status === 200 ? parseCallerIdentity(reply.body) : undefined
+      if (!identity || arnPartition(identity.arn) !== partitionOf(checked.region)) {
+        throw new TemporarilyUnavailable(
+          'AWS STS returned an unexpected GetCallerIdentity response',
+        ).withDetail(`status ${reply.status}`)
+      }
+
+      const forAccount = providers.filter((p) => p.accounts.includes(identity.account))
+      if (forAccount.length === 0)
+        throw new InvalidRequest('the AWS account is not allowed by any aws-iam provider')
+      const provider = forAccount.find(
+        (p) => p.serverIdHeader === undefined || p.serverIdHeader === checked.serverId,
+      )
+      if (!provider) {
+        throw new InvalidRequest(
+          'X-Tessera-Server-ID does not match the provider that trusts this AWS account',
+        )
+      }
+      return {
+        provider: provider.name,
+        kind: 'aws-iam',
+        issuer: checked.host,
+        sub: identity.arn,
+        claims: callerClaims(identity),
+        tokenHash: createHash('sha256').update(input.subjectToken, 'utf8').digest('base64url'),
+      }
+    },
+  }
+}

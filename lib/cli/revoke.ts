@@ -1,0 +1,146 @@
+import { parseArgs } from 'node:util'
+import { z } from 'zod'
+import { isLoopbackHost } from '../config/url.js'
+import { readTokenArg } from './token-arg.js'
+
+const TIMEOUT_MS = 10_000
+
+const USAGE =
+  'usage: tessera revoke --url U --admin-token T|@file (--token T | --sub S --provider P | --policy N) [--lift]'
+
+const MetadataSchema = z.object({ issuer: z.string(), revocation_endpoint: z.string() })
+const ErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() })
+
+/** Where `runRevoke` writes and how it reaches the network (tests inject these). */
+export interface RevokeIo {
+  readonly fetch: typeof globalThis.fetch
+  readonly out: (line: string) => void
+  readonly err: (line: string) => void
+}
+
+const defaultIo: RevokeIo = {
+  fetch: (...args) => globalThis.fetch(...args),
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+}
+
+class UsageError extends Error {}
+
+/**
+ * `tessera revoke`: calls the broker's `/revoke` (found in its RFC 8414 metadata) with an admin
+ * bearer token holding `tessera:revoke`. Exit codes: 0 done, 1 refused or unreachable, 2 usage.
+ * Broker errors print as `<error>: <error_description>` on stderr; no token is ever printed.
+ */
+export async function runRevoke(argv: string[], io: RevokeIo = defaultIo): Promise<number> {
+  let form: URLSearchParams
+  let url: string
+  let adminToken: string
+  try {
+    ;({ form, url, adminToken } = await parseRevokeArgs(argv))
+  } catch (e) {
+    // Bad flags, an unreadable @file, an empty token: all usage errors.
+    io.err(`tessera revoke: ${e instanceof Error ? e.message : String(e)}`)
+    if (e instanceof UsageError || (e instanceof Error && 'code' in e)) io.err(USAGE)
+    return 2
+  }
+  try {
+    const endpoint = await discoverRevocationEndpoint(url, io.fetch)
+    const res = await io.fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: form.toString(),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      redirect: 'error',
+    })
+    const body: unknown = await res.json().catch(() => undefined)
+    if (!res.ok) {
+      const e = ErrorSchema.safeParse(body)
+      io.err(
+        e.success ? `${e.data.error}: ${e.data.error_description ?? ''}` : `http_error: HTTP ${res.status}`,
+      )
+      return 1
+    }
+    io.out(describeResult(body))
+    return 0
+  } catch (e) {
+    io.err(`tessera revoke: ${e instanceof Error ? e.message : String(e)}`)
+    return 1
+  }
+}
+
+async function parseRevokeArgs(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      'admin-token': { type: 'string' },
+      token: { type: 'string' },
+      sub: { type: 'string' },
+      provider: { type: 'string' },
+      policy: { type: 'string' },
+      lift: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+  const url = values.url ?? process.env.TESSERA_URL
+  if (!url) throw new UsageError('--url is required (the broker base URL)')
+  if (!values['admin-token']) throw new UsageError('--admin-token is required (a token or @file)')
+  const form = new URLSearchParams()
+  const chosen = [values.token, values.sub ?? values.provider, values.policy].filter((v) => v !== undefined)
+  if (chosen.length !== 1)
+    throw new UsageError('give exactly one of --token, --sub with --provider, or --policy')
+  if (values.token !== undefined) form.set('token', await readTokenArg(values.token))
+  else if (values.policy !== undefined) form.set('policy', values.policy)
+  else {
+    if (!values.sub || !values.provider) throw new UsageError('--sub and --provider go together')
+    form.set('sub', values.sub)
+    form.set('provider', values.provider)
+  }
+  if (values.lift) form.set('lift', 'true')
+  return { form, url, adminToken: await readTokenArg(values['admin-token']) }
+}
+
+/** The revocation endpoint from the broker's metadata; same origin as `brokerUrl`, https unless loopback. */
+async function discoverRevocationEndpoint(
+  brokerUrl: string,
+  fetchImpl: typeof globalThis.fetch,
+): Promise<string> {
+  const base = brokerUrl.replace(/\/+$/, '')
+  const res = await fetchImpl(`${base}/.well-known/oauth-authorization-server`, {
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+    redirect: 'error',
+  })
+  if (!res.ok) throw new Error(`${base}: metadata request failed with HTTP ${res.status}`)
+  const meta = MetadataSchema.safeParse(await res.json().catch(() => undefined))
+  if (!meta.success) throw new Error(`${base}: metadata has no revocation_endpoint`)
+  if (meta.data.issuer !== base)
+    throw new Error(`${base}: metadata names another issuer (${meta.data.issuer})`)
+  // The admin token goes to this URL: never let metadata send it elsewhere.
+  const endpoint = new URL(meta.data.revocation_endpoint)
+  if (endpoint.origin !== new URL(base).origin)
+    throw new Error(`${base}: revocation_endpoint is on another origin`)
+  if (endpoint.protocol !== 'https:' && !isLoopbackHost(endpoint.hostname)) {
+    throw new Error('revocation_endpoint must use https')
+  }
+  return endpoint.href
+}
+
+function describeResult(body: unknown): string {
+  const r = z.looseObject({ status: z.string(), target: z.string() }).safeParse(body)
+  if (!r.success) return 'done'
+  const { status, target, ...rest } = r.data
+  if (status === 'ignored')
+    return 'ignored: the broker does not recognise that token as one of its unexpired tokens'
+  const what =
+    target === 'token'
+      ? `token ${String(rest.jti)}`
+      : target === 'subject'
+        ? `subject ${String(rest.sub)} (provider ${String(rest.provider)})`
+        : `policy ${String(rest.policy)}`
+  return `${status}: ${what}`
+}

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto'
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { z } from 'zod'
+import { TokenTypes } from '../assertion/token-types.js'
+
+export type Cloud = 'aws' | 'azure' | 'gcp'
+
+export interface InstanceAssertionOptions {
+  /** The broker's base URL (its issuer); Azure nonces come from `<brokerUrl>/nonce`. */
+  readonly brokerUrl: string
+  /** GCP identity token audience; defaults to `brokerUrl`. */
+  readonly audience?: string | undefined
+  /** Metadata service base URL; defaults to TESSERA_IMDS_ENDPOINT, then the cloud's link-local address. */
+  readonly imdsEndpoint?: string | undefined
+  /** Where the AWS TOFU nonce is kept (0600); defaults to ~/.tessera/instance-nonce. */
+  readonly nonceFile?: string | undefined
+  readonly fetch?: typeof fetch | undefined
+}
+
+export interface InstanceAssertion {
+  readonly subjectToken: string
+  readonly subjectTokenType: string
+  readonly actorToken?: string
+  readonly actorTokenType?: string
+  readonly extra?: Record<string, string>
+}
+
+/** Raised when the metadata service (or the broker's /nonce) cannot give what is needed. */
+export class InstanceMetadataError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'InstanceMetadataError'
+  }
+}
+
+const TIMEOUT_MS = 2000
+const MAX_BODY = 64 * 1024
+const DEFAULT_ENDPOINTS: Readonly<Record<Cloud, string>> = {
+  aws: 'http://169.254.169.254',
+  azure: 'http://169.254.169.254',
+  gcp: 'http://metadata.google.internal',
+}
+const NONCE_RE = /^[A-Za-z0-9_-]{43}$/
+
+/**
+ * Reads this instance's signed identity from the local metadata service and returns the token
+ * exchange parameters for it: AWS rsa2048 PKCS#7 + TOFU nonce, Azure attested data over a broker
+ * nonce, or a GCP `format=full` identity token.
+ */
+export async function instanceAssertion(
+  cloud: Cloud,
+  opts: InstanceAssertionOptions,
+): Promise<InstanceAssertion> {
+  const endpoint = (
+    opts.imdsEndpoint ??
+    process.env.TESSERA_IMDS_ENDPOINT ??
+    DEFAULT_ENDPOINTS[cloud]
+  ).replace(/\/+$/, '')
+  const http = new MetadataClient(cloud, endpoint, opts.fetch ?? fetch)
+  switch (cloud) {
+    case 'aws': {
+      const session = await http.text('PUT', '/latest/api/token', {
+        'X-aws-ec2-metadata-token-ttl-seconds': '60',
+      })
+      const pkcs7 = await http.text('GET', '/latest/dynamic/instance-identity/rsa2048', {
+        'X-aws-ec2-metadata-token': session.trim(),
+      })
+      return {
+        subjectToken: pkcs7.replace(/\s+/g, ''),
+        subjectTokenType: TokenTypes.awsEc2Rsa2048,
+        actorToken: await loadOrCreateNonce(opts.nonceFile ?? join(homedir(), '.tessera', 'instance-nonce')),
+        actorTokenType: TokenTypes.instanceNonce,
+      }
+    }
+    case 'azure': {
+      const { nonce } = await fetchBrokerNonce(opts.brokerUrl, opts.fetch ?? fetch)
+      const query = new URLSearchParams({ 'api-version': '2020-09-01', nonce })
+      const body = AttestedSchema.safeParse(
+        await http.json('GET', `/metadata/attested/document?${query}`, { Metadata: 'true' }),
+      )
+      if (!body.success)
+        throw new InstanceMetadataError('the Azure metadata service returned no attested signature')
+      return {
+        subjectToken: body.data.signature.replace(/\s+/g, ''),
+        subjectTokenType: TokenTypes.azureAttested,
+      }
+    }
+    case 'gcp': {
+      const query = new URLSearchParams({ audience: opts.audience ?? opts.brokerUrl, format: 'full' })
+      const jwt = await http.text(
+        'GET',
+        `/computeMetadata/v1/instance/service-accounts/default/identity?${query}`,
+        {
+          'Metadata-Flavor': 'Google',
+        },
+      )
+      if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(jwt.trim()))
+        throw new InstanceMetadataError('the GCP metadata service returned no identity token')
+      return { subjectToken: jwt.trim(), subjectTokenType: TokenTypes.jwt }
+    }
+  }
+}
+
+const AttestedSchema = z.object({ signature: z.string().min(1).max(MAX_BODY) })
+const NonceResponseSchema = z.object({ nonce: z.string().regex(/^\d{10}$/), expires_in: z.number() })
+
+async function fetchBrokerNonce(brokerUrl: string, fetcher: typeof fetch): Promise<{ nonce: string }> {
+  const url = `${brokerUrl.replace(/\/+$/, '')}/nonce`
+  let res: Response
+  try {
+    res = await fetcher(url, { method: 'POST', signal: AbortSignal.timeout(5000) })
+  } catch (err) {
+    throw new InstanceMetadataError(`cannot reach the broker at ${url}`, { cause: err })
+  }
+  const text = await readCapped(res)
+  if (!res.ok)
+    throw new InstanceMetadataError(`the broker refused a nonce (HTTP ${res.status}): ${text.slice(0, 200)}`)
+  const parsed = NonceResponseSchema.safeParse(safeJson(text))
+  if (!parsed.success) throw new InstanceMetadataError('the broker returned a malformed nonce')
+  return parsed.data
+}
+
+/** Talks to one metadata service with a 2 s timeout per call and a clear off-cloud error. */
+class MetadataClient {
+  constructor(
+    private readonly cloud: Cloud,
+    private readonly endpoint: string,
+    private readonly fetcher: typeof fetch,
+  ) {}
+
+  async text(method: string, path: string, headers: Record<string, string>): Promise<string> {
+    let res: Response
+    try {
+      res = await this.fetcher(`${this.endpoint}${path}`, {
+        method,
+        headers,
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      })
+    } catch (err) {
+      throw new InstanceMetadataError(
+        `cannot reach the ${this.cloud} instance metadata service at ${this.endpoint} within ${TIMEOUT_MS / 1000} s; is this running on ${this.cloud}? (TESSERA_IMDS_ENDPOINT overrides the address)`,
+        { cause: err },
+      )
+    }
+    const body = await readCapped(res)
+    if (!res.ok)
+      throw new InstanceMetadataError(
+        `the ${this.cloud} metadata service answered HTTP ${res.status} for ${path.split('?')[0]}`,
+      )
+    return body
+  }
+
+  async json(method: string, path: string, headers: Record<string, string>): Promise<unknown> {
+    return safeJson(await this.text(method, path, headers))
+  }
+}
+
+async function readCapped(res: Response): Promise<string> {
+  const text = await res.text()
+  if (text.length > MAX_BODY) throw new InstanceMetadataError('metadata response too large')
+  return text
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The TOFU nonce: 32 random bytes (base64url), created once with mode 0600 and reused. A file
+ * readable by group or others is refused (anyone who reads it can impersonate this instance).
+ */
+export async function loadOrCreateNonce(file: string): Promise<string> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+  // Write a complete temporary file, then link it into place: link() fails if the name exists, so
+  // concurrent first runs agree on one nonce and nobody ever reads a half-written file.
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+  const nonce = randomBytes(32).toString('base64url')
+  await writeFile(temp, `${nonce}\n`, { mode: 0o600, flag: 'wx' })
+  try {
+    await link(temp, file)
+    return nonce
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  } finally {
+    await unlink(temp)
+  }
+  const info = await stat(file)
+  if ((info.mode & 0o077) !== 0) {
+    throw new InstanceMetadataError(
+      `${file} is readable by other users; fix with chmod 600 (or delete it and reset the binding)`,
+    )
+  }
+  const stored = (await readFile(file, 'utf8')).trim()
+  if (!NONCE_RE.test(stored)) throw new InstanceMetadataError(`${file} does not hold a valid instance nonce`)
+  return stored
+}

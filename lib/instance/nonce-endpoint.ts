@@ -1,0 +1,31 @@
+import { MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
+import { jsonResponse } from '../http/respond.js'
+import type { HttpRequest, HttpResponse } from '../http/types.js'
+import { type StateTable, StoreUnavailable } from '../store/types.js'
+import { createNonceService } from './nonce.js'
+
+/** The slice of the Broker that `POST /nonce` needs. */
+export interface NonceEndpointBroker {
+  readonly table: StateTable
+  /** Epoch milliseconds. */
+  readonly now: () => number
+  readonly config: { readonly nonce: { readonly rateLimit: number } }
+}
+
+/**
+ * POST /nonce: `{ "nonce": "<10 digits>", "expires_in": 300 }`, single use, stored hashed,
+ * rate-limited per source address (`nonce.rateLimit` per minute, 429 + Retry-After beyond).
+ */
+export async function nonceEndpoint(broker: NonceEndpointBroker, req: HttpRequest): Promise<HttpResponse> {
+  if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
+  const service = createNonceService(broker.table, {
+    rateLimitPerMinute: broker.config.nonce.rateLimit,
+    now: broker.now,
+  })
+  try {
+    return jsonResponse(200, await service.issue(req.sourceIp), req.requestId)
+  } catch (err) {
+    if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('the nonce store is unavailable')
+    throw err
+  }
+}

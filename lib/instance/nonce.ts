@@ -1,0 +1,75 @@
+import { createHash, randomInt } from 'node:crypto'
+import { TemporarilyUnavailable, TooManyRequests } from '../errors.js'
+import type { StateTable } from '../store/types.js'
+
+/** Lifetime of a server nonce (seconds); also the `expires_in` of `POST /nonce`. */
+export const NONCE_TTL_SECONDS = 300
+const NONCE_RE = /^\d{10}$/
+const MAX_ATTEMPTS = 5
+
+export interface NonceService {
+  /** Issues a fresh single-use nonce (10 decimal digits, the form Azure IMDS accepts). */
+  issue(sourceIp: string): Promise<{ nonce: string; expires_in: typeof NONCE_TTL_SECONDS }>
+  /** Consumes a nonce atomically: true exactly once for an outstanding nonce, false otherwise. */
+  consume(nonce: string): Promise<boolean>
+}
+
+const nonceKey = (nonce: string) => `nonce#${createHash('sha256').update(nonce).digest('base64url')}`
+/** Source addresses are caller-controlled text in some deployments: hash them into the key. */
+const rateKey = (ip: string) =>
+  `nonce-rate#${createHash('sha256').update(ip).digest('base64url').slice(0, 22)}`
+
+/** Server nonces for assertions that embed one (Azure attested data), kept hashed in the StateTable. */
+export function createNonceService(
+  table: StateTable,
+  opts: { rateLimitPerMinute: number; now: () => number },
+): NonceService {
+  async function admit(sourceIp: string): Promise<void> {
+    const nowMs = opts.now()
+    const minute = Math.floor(nowMs / 60_000)
+    const retryAfter = Math.max(1, 60 - Math.floor((nowMs % 60_000) / 1000))
+    const pk = rateKey(sourceIp)
+    const sk = String(minute)
+    const expiresAt = (minute + 2) * 60
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await table.get(pk, sk)
+      const count = current ? Number(current.attrs.count ?? 0) : 0
+      if (count >= opts.rateLimitPerMinute) {
+        throw new TooManyRequests('too many nonce requests from this address; retry later', retryAfter)
+      }
+      const item = { pk, sk, expiresAt, attrs: { count: count + 1 } }
+      if (await table.put(item, current ? { ifMatch: { count } } : { ifAbsent: true })) return
+    }
+    throw new TooManyRequests('too many concurrent nonce requests from this address; retry later', retryAfter)
+  }
+
+  return {
+    async issue(sourceIp) {
+      await admit(sourceIp)
+      const expiresAt = Math.floor(opts.now() / 1000) + NONCE_TTL_SECONDS
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const nonce = String(randomInt(0, 10_000_000_000)).padStart(10, '0')
+        const issued = await table.put(
+          { pk: nonceKey(nonce), sk: '-', expiresAt, attrs: { state: 'issued' } },
+          { ifAbsent: true },
+        )
+        if (issued) return { nonce, expires_in: NONCE_TTL_SECONDS }
+      }
+      throw new TemporarilyUnavailable('could not allocate a nonce; retry')
+    },
+    async consume(nonce) {
+      if (!NONCE_RE.test(nonce)) return false
+      // Flip issued -> consumed with one conditional write: exactly one consumer wins, and an
+      // expired nonce counts as absent, so it cannot be consumed.
+      return table.put(
+        {
+          pk: nonceKey(nonce),
+          sk: '-',
+          expiresAt: Math.floor(opts.now() / 1000) + NONCE_TTL_SECONDS,
+          attrs: { state: 'consumed' },
+        },
+        { ifMatch: { state: 'issued' } },
+      )
+    },
+  }
+}

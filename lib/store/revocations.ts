@@ -1,0 +1,232 @@
+import { z } from 'zod'
+import { type StateItem, type StateTable, StoreUnavailable } from './types.js'
+
+/** What `/revoke` names: one token, everything of one subject at one provider, or everything of one policy. */
+export type RevocationTarget =
+  | { jti: string; exp: number }
+  | { provider: string; sub: string }
+  | { policy: string }
+
+/** One entry of the revocation list as `list()` reports it; times are epoch seconds. */
+export type Revocation = (
+  | { readonly kind: 'jti'; readonly jti: string; readonly exp: number }
+  | { readonly kind: 'subject'; readonly provider: string; readonly sub: string }
+  | { readonly kind: 'policy'; readonly policy: string }
+) & {
+  readonly revokedAt: number
+  readonly revokedBy: string
+  /** Set once lifted: issuance is allowed again, tokens issued up to `revokedAt` stay revoked. */
+  readonly liftedAt?: number | undefined
+  readonly liftedBy?: string | undefined
+}
+
+/** The whole list lives in one partition, so one Query reads it. */
+const PARTITION = 'revocation'
+/** The longest token a policy can grant (TokenGrantSchema ttl ≤ 12 h), plus clock slack. */
+const MAX_TOKEN_LIFETIME_S = 12 * 3600 + 300
+/** A failed refresh may fall back to a cached list no older than this; after that, fail closed. */
+export const REVOCATION_STALE_LIMIT_MS = 60_000
+
+const base = {
+  revokedAt: z.number().int(),
+  revokedBy: z.string(),
+  liftedAt: z.number().int().optional(),
+  liftedBy: z.string().optional(),
+}
+const EntrySchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('jti'), jti: z.string(), exp: z.number().int(), ...base }),
+  z.object({ kind: z.literal('subject'), provider: z.string(), sub: z.string(), ...base }),
+  z.object({ kind: z.literal('policy'), policy: z.string(), ...base }),
+])
+
+interface Snapshot {
+  readonly loadedAt: number
+  readonly jtis: ReadonlySet<string>
+  /** Key: `subjectKey(provider, sub)` or `policy`; value: the entry. */
+  readonly subjects: ReadonlyMap<string, Revocation>
+  readonly policies: ReadonlyMap<string, Revocation>
+}
+
+/**
+ * The revocation list (kill switch). Items: pk `revocation`, sk `jti#<jti>` (expiresAt = token
+ * exp), `sub#<provider>#<sub>`, `policy#<name>` (no expiry while active). Reads go through a cache
+ * refreshed at most every `cacheTtlMs` (default 10 s, DESIGN "Admin calls"), so the hot path does
+ * no store read per exchange. A failed refresh serves the cached list while it is younger than
+ * 60 s and otherwise throws StoreUnavailable (fail closed: the exchange answers 503).
+ */
+export class RevocationList {
+  readonly #table: StateTable
+  readonly #now: () => number
+  readonly #ttl: number
+  #cache: Snapshot | undefined
+  #inflight: Promise<Snapshot> | undefined
+  /** Bumped by every local write so a refresh that started before it cannot cache a stale list. */
+  #generation = 0
+
+  constructor(table: StateTable, opts: { now?: () => number; cacheTtlMs?: number } = {}) {
+    this.#table = table
+    this.#now = opts.now ?? Date.now
+    this.#ttl = opts.cacheTtlMs ?? 10_000
+  }
+
+  /** Records a revocation with `revokedAt = now`; repeating it moves `revokedAt` forward and clears a lift. */
+  async revoke(target: RevocationTarget, by: string): Promise<void> {
+    const revokedAt = this.#nowSeconds()
+    const item: StateItem =
+      'jti' in target
+        ? {
+            pk: PARTITION,
+            sk: skOf(target),
+            expiresAt: target.exp,
+            attrs: { kind: 'jti', jti: target.jti, exp: target.exp, revokedAt, revokedBy: by },
+          }
+        : { pk: PARTITION, sk: skOf(target), attrs: { ...fieldsOf(target), revokedAt, revokedBy: by } }
+    await this.#table.put(item)
+    this.#invalidate()
+  }
+
+  /**
+   * Lifts a revocation. A token revocation is undone outright; a subject or policy revocation stops
+   * blocking issuance but keeps tokens issued up to its `revokedAt` revoked until they expire.
+   */
+  async lift(target: RevocationTarget, by: string): Promise<void> {
+    const sk = skOf(target)
+    try {
+      await this.#lift(target, sk, by)
+    } finally {
+      this.#invalidate()
+    }
+  }
+
+  async #lift(target: RevocationTarget, sk: string, by: string): Promise<void> {
+    if ('jti' in target) {
+      await this.#table.delete(PARTITION, sk)
+      return
+    }
+    const current = await this.#table.get(PARTITION, sk)
+    if (!current) return
+    const entry = EntrySchema.safeParse(current.attrs)
+    if (!entry.success || entry.data.liftedAt !== undefined) return
+    const now = this.#nowSeconds()
+    const expiresAt = entry.data.revokedAt + MAX_TOKEN_LIFETIME_S
+    if (expiresAt <= now) {
+      await this.#table.delete(PARTITION, sk, { ifMatch: { revokedAt: entry.data.revokedAt } })
+      return
+    }
+    // ifMatch: a concurrent re-revoke (new revokedAt) wins over this lift.
+    await this.#table.put(
+      { pk: PARTITION, sk, expiresAt, attrs: { ...current.attrs, liftedAt: now, liftedBy: by } },
+      { ifMatch: { revokedAt: entry.data.revokedAt } },
+    )
+  }
+
+  /** Issuance check on the hot path: true when the subject or policy is under an active revocation (cached list). */
+  async blocksIssuance(q: { provider: string; sub: string; policy: string }): Promise<boolean> {
+    const snap = await this.#snapshot()
+    const subject = snap.subjects.get(subjectKey(q.provider, q.sub))
+    const policy = snap.policies.get(q.policy)
+    return (
+      (subject !== undefined && subject.liftedAt === undefined) ||
+      (policy !== undefined && policy.liftedAt === undefined)
+    )
+  }
+
+  /**
+   * Introspection check: the jti is revoked, or its subject/policy is revoked and either still
+   * active (then no token of it is valid, closing the cache window) or lifted after `iat`.
+   */
+  async isTokenRevoked(t: {
+    jti: string
+    provider: string
+    sub: string
+    policy: string
+    iat: number
+  }): Promise<boolean> {
+    const snap = await this.#snapshot()
+    if (snap.jtis.has(t.jti)) return true
+    return [snap.subjects.get(subjectKey(t.provider, t.sub)), snap.policies.get(t.policy)].some(
+      (r) => r !== undefined && (r.liftedAt === undefined || t.iat <= r.revokedAt),
+    )
+  }
+
+  /** Every current entry, read fresh from the store (admin listing). */
+  async list(): Promise<Revocation[]> {
+    return [...(await this.#load()).entries]
+  }
+
+  async #snapshot(): Promise<Snapshot> {
+    const cached = this.#cache
+    const now = this.#now()
+    if (cached && now - cached.loadedAt < this.#ttl && now >= cached.loadedAt) return cached
+    try {
+      return await this.#refresh()
+    } catch (err) {
+      if (cached && now - cached.loadedAt < REVOCATION_STALE_LIMIT_MS) return cached
+      throw err instanceof StoreUnavailable
+        ? err
+        : new StoreUnavailable('revocation list unavailable', { cause: err })
+    }
+  }
+
+  #invalidate(): void {
+    this.#cache = undefined
+    this.#inflight = undefined
+    this.#generation++
+  }
+
+  /** Single flight: concurrent misses share one Query. */
+  #refresh(): Promise<Snapshot> {
+    const generation = this.#generation
+    this.#inflight ??= this.#load()
+      .then(({ snapshot }) => {
+        if (generation === this.#generation) this.#cache = snapshot
+        return snapshot
+      })
+      .finally(() => {
+        if (generation === this.#generation) this.#inflight = undefined
+      })
+    return this.#inflight
+  }
+
+  async #load(): Promise<{ snapshot: Snapshot; entries: Revocation[] }> {
+    const loadedAt = this.#now()
+    const items = await this.#table.query(PARTITION)
+    const entries: Revocation[] = []
+    for (const item of items) {
+      const parsed = EntrySchema.safeParse(item.attrs)
+      // A malformed entry is a store fault; ignoring it would fail open.
+      if (!parsed.success) throw new StoreUnavailable(`revocation entry ${item.sk} is malformed`)
+      entries.push(parsed.data)
+    }
+    const jtis = new Set<string>()
+    const subjects = new Map<string, Revocation>()
+    const policies = new Map<string, Revocation>()
+    for (const e of entries) {
+      if (e.kind === 'jti') jtis.add(e.jti)
+      else if (e.kind === 'subject') subjects.set(subjectKey(e.provider, e.sub), e)
+      else policies.set(e.policy, e)
+    }
+    return { snapshot: { loadedAt, jtis, subjects, policies }, entries }
+  }
+
+  #nowSeconds(): number {
+    return Math.floor(this.#now() / 1000)
+  }
+}
+
+function subjectKey(provider: string, sub: string): string {
+  // Provider names cannot contain '#' (NameSchema), so the key is unambiguous.
+  return `${provider}#${sub}`
+}
+
+function skOf(target: RevocationTarget): string {
+  if ('jti' in target) return `jti#${target.jti}`
+  if ('policy' in target) return `policy#${target.policy}`
+  return `sub#${subjectKey(target.provider, target.sub)}`
+}
+
+function fieldsOf(target: { provider: string; sub: string } | { policy: string }) {
+  return 'policy' in target
+    ? { kind: 'policy', policy: target.policy }
+    : { kind: 'subject', provider: target.provider, sub: target.sub }
+}

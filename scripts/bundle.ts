@@ -1,0 +1,195 @@
+/**
+ * Bundles each Lambda function with esbuild: functions/<fn>/handler.ts -> dist/<fn>/index.mjs
+ * (ESM, minified, tree-shaken, @aws-sdk/* included — never the runtime's copy), plus the deployment
+ * config copied to dist/<fn>/tessera.yaml (see lib/config/lambda-source.ts). osls then zips each
+ * dist/<fn>/ as it is, so packaging needs no plugin and no AWS credentials.
+ *
+ *   tsx scripts/bundle.ts [--config tessera.yaml] [--only token,jwks] [--allow-missing]
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { build, type Metafile, type Plugin } from 'esbuild'
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+/** One Lambda function per endpoint group; serverless.yml lists the same names. */
+export const FUNCTIONS = ['token', 'jwks', 'metadata', 'introspect', 'revoke', 'health', 'nonce'] as const
+
+/**
+ * `import { z } from 'zod'` makes esbuild materialise zod's whole namespace (every locale, JSON
+ * schema conversion: ~450 KB); `import * as z from 'zod'` is the same binding and tree-shakes to
+ * ~90 KB. Rewrites our own sources only, at bundle time.
+ */
+const zodNamespaceImports: Plugin = {
+  name: 'zod-namespace-imports',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes('node_modules')) return undefined
+      const source = readFileSync(args.path, 'utf8')
+      return {
+        contents: source.replace(/import\s*\{\s*z\s*\}\s*from\s*'zod'/g, "import * as z from 'zod'"),
+        loader: 'ts',
+      }
+    })
+  },
+}
+
+/** Lambda always has env credentials: the full provider chain is swapped for a small one. */
+const lambdaCredentials: Plugin = {
+  name: 'lambda-credentials',
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({
+      path: join(ROOT, 'scripts', 'lambda-credentials.ts'),
+    }))
+  },
+}
+
+export interface BundleResult {
+  readonly name: string
+  /** The entry module Lambda loads (dist/<fn>/index.mjs). */
+  readonly outfile: string
+  /** Bytes loaded at init: the entry plus every chunk it imports statically. */
+  readonly initBytes: number
+  /** Bytes of every output file, lazily loaded chunks included. */
+  readonly totalBytes: number
+  readonly metafile: Metafile
+}
+
+/** Bytes of the given output files plus every chunk they import statically (what loading them costs). */
+export function closureBytes(metafile: Metafile, files: readonly string[]): number {
+  const outputs = metafile.outputs
+  const seen = new Set<string>()
+  const stack = files.map((f) => relative(ROOT, f))
+  for (let guard = 0; stack.length > 0 && guard < 10_000; guard++) {
+    const file = stack.pop()!
+    if (seen.has(file) || !outputs[file]) continue
+    seen.add(file)
+    for (const imp of outputs[file].imports) if (imp.kind === 'import-statement') stack.push(imp.path)
+  }
+  return [...seen].reduce((n, f) => n + (outputs[f]?.bytes ?? 0), 0)
+}
+
+/** Sizes of the entry's static import closure and of all outputs, from esbuild's metafile. */
+export function measureOutputs(metafile: Metafile, entry: string): { initBytes: number; totalBytes: number } {
+  const all = Object.keys(metafile.outputs).filter((f) => f.endsWith('.mjs'))
+  return {
+    initBytes: closureBytes(metafile, [entry]),
+    totalBytes: closureBytes(
+      metafile,
+      all.map((f) => join(ROOT, f)),
+    ),
+  }
+}
+
+/** Bundles one function; undefined when its entry point does not exist (yet). */
+export async function bundleFunction(
+  name: string,
+  outDir = join(ROOT, 'dist'),
+): Promise<BundleResult | undefined> {
+  const entry = join(ROOT, 'functions', name, 'handler.ts')
+  if (!existsSync(entry)) return undefined
+  const dir = join(outDir, name)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const outfile = join(dir, 'index.mjs')
+  const result = await build({
+    entryPoints: { index: entry },
+    outdir: dir,
+    // Features a config may not use (KMS, STS, DynamoDB, …) are dynamic imports: separate chunks
+    // that are only loaded when needed, keeping init small.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minify: true,
+    treeShaking: true,
+    metafile: true,
+    legalComments: 'none',
+    // ESM first so tree-shaking works on packages that ship both (@aws-sdk, @smithy, zod, jose).
+    mainFields: ['module', 'main'],
+    logLevel: 'warning',
+    plugins: [zodNamespaceImports, lambdaCredentials],
+    // CommonJS dependencies call require() for node built-ins; ESM output has no require of its own.
+    banner: {
+      js: "import{createRequire as __tesseraCreateRequire}from'node:module';const require=__tesseraCreateRequire(import.meta.url);",
+    },
+  })
+  // Outside dist/<fn>/ so it is not zipped; read it to see what pulls weight (esbuild analyzer).
+  mkdirSync(join(outDir, 'meta'), { recursive: true })
+  writeFileSync(join(outDir, 'meta', `${name}.json`), JSON.stringify(result.metafile))
+  return { name, outfile, ...measureOutputs(result.metafile, outfile), metafile: result.metafile }
+}
+
+/** Validates the config at build time (a typo fails the deploy, not every cold start) and checks it suits Lambda. */
+async function checkDeployConfig(path: string): Promise<void> {
+  const { loadConfigFile } = await import('../lib/config/load.js')
+  const { config } = await loadConfigFile(path)
+  const refs = config.signing.key ? [config.signing.key] : (config.signing.keys ?? [])
+  if (refs.some((r) => 'local' in r)) {
+    throw new Error(
+      `${path}: signing keys on Lambda must be KMS keys (signing.key: { kms: alias/… }), not local files`,
+    )
+  }
+  if ('memory' in config.store) {
+    console.warn(
+      `bundle: ${path}: store is in-memory; replay protection and revocation are per Lambda instance only`,
+    )
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string' },
+      only: { type: 'string' },
+      'allow-missing': { type: 'boolean', default: false },
+    },
+  })
+  const names = values.only ? values.only.split(',').map((s) => s.trim()) : [...FUNCTIONS]
+  const unknown = names.filter((n) => !(FUNCTIONS as readonly string[]).includes(n))
+  if (unknown.length > 0)
+    throw new Error(`unknown function(s): ${unknown.join(', ')}; known: ${FUNCTIONS.join(', ')}`)
+
+  const config = values.config ?? process.env.TESSERA_DEPLOY_CONFIG ?? 'tessera.yaml'
+  const configPath = resolve(ROOT, config)
+  const haveConfig = existsSync(configPath)
+  if (!haveConfig) {
+    console.warn(
+      `bundle: no config at ${configPath}; functions will refuse to start until one is bundled ` +
+        '(pass --config <file> or set TESSERA_DEPLOY_CONFIG; see docs/deploy.md)',
+    )
+  }
+
+  if (haveConfig) await checkDeployConfig(configPath)
+
+  const missing: string[] = []
+  for (const name of names) {
+    const result = await bundleFunction(name)
+    if (!result) {
+      missing.push(name)
+      continue
+    }
+    if (haveConfig) copyFileSync(configPath, join(dirname(result.outfile), 'tessera.yaml'))
+    const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`
+    console.log(
+      `bundle: dist/${name}/index.mjs init ${kib(result.initBytes)}, total ${kib(result.totalBytes)}`,
+    )
+  }
+  if (missing.length > 0) {
+    const msg = `bundle: missing entry point(s): ${missing.map((n) => `functions/${n}/handler.ts`).join(', ')}`
+    if (!values['allow-missing']) throw new Error(msg)
+    console.warn(`${msg} (skipped)`)
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err)
+    process.exit(1)
+  })
+}

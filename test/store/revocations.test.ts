@@ -1,0 +1,266 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DynamoDbTable } from '../../lib/store/dynamodb-table.js'
+import { MemoryTable } from '../../lib/store/memory-table.js'
+import { RevocationList } from '../../lib/store/revocations.js'
+import {
+  type AttrValue,
+  type StateItem,
+  type StateTable,
+  StoreUnavailable,
+  type WriteCondition,
+} from '../../lib/store/types.js'
+import { startDynalite, type TestDynamo } from '../helpers/dynalite.js'
+
+const T0 = 1_700_000_000_000
+const S0 = T0 / 1000
+
+/** Delegates to a MemoryTable, counts reads, and can simulate an outage (a dependency double, not the code under test). */
+class ObservedTable implements StateTable {
+  readonly inner: MemoryTable
+  queries = 0
+  down = false
+  constructor(readonly clock: { ms: number }) {
+    this.inner = new MemoryTable(() => Math.floor(clock.ms / 1000))
+  }
+  #check() {
+    if (this.down) throw new StoreUnavailable('down')
+  }
+  async put(item: StateItem, c?: WriteCondition) {
+    this.#check()
+    return this.inner.put(item, c)
+  }
+  async get(pk: string, sk: string) {
+    this.#check()
+    return this.inner.get(pk, sk)
+  }
+  async delete(pk: string, sk: string, c?: { ifMatch: Readonly<Record<string, AttrValue>> }) {
+    this.#check()
+    return this.inner.delete(pk, sk, c)
+  }
+  async query(pk: string) {
+    this.queries++
+    this.#check()
+    return this.inner.query(pk)
+  }
+}
+
+function setup() {
+  const clock = { ms: T0 }
+  const table = new ObservedTable(clock)
+  const list = new RevocationList(table, { now: () => clock.ms })
+  return { clock, table, list }
+}
+
+const q = (over: Partial<{ provider: string; sub: string; policy: string }> = {}) => ({
+  provider: 'gha',
+  sub: 'repo:acme/app',
+  policy: 'deploy',
+  ...over,
+})
+const tok = (
+  over: Partial<{ jti: string; provider: string; sub: string; policy: string; iat: number }> = {},
+) => ({
+  jti: 'j1',
+  iat: S0 - 10,
+  ...q(),
+  ...over,
+})
+
+describe('RevocationList: tokens', () => {
+  it('revokes one jti; other tokens stay valid', async () => {
+    const { list } = setup()
+    await list.revoke({ jti: 'j1', exp: S0 + 600 }, 'admin')
+    expect(await list.isTokenRevoked(tok())).toBe(true)
+    expect(await list.isTokenRevoked(tok({ jti: 'j2' }))).toBe(false)
+    expect(await list.blocksIssuance(q())).toBe(false)
+  })
+
+  it('a jti entry expires with the token (expiresAt = exp)', async () => {
+    const { list, table } = setup()
+    await list.revoke({ jti: 'j1', exp: S0 + 600 }, 'admin')
+    expect((await table.inner.get('revocation', 'jti#j1'))?.expiresAt).toBe(S0 + 600)
+  })
+
+  it('lifting a jti revocation restores the token', async () => {
+    const { list } = setup()
+    await list.revoke({ jti: 'j1', exp: S0 + 600 }, 'admin')
+    await list.lift({ jti: 'j1', exp: S0 + 600 }, 'admin')
+    expect(await list.isTokenRevoked(tok())).toBe(false)
+  })
+})
+
+describe.each([
+  [
+    'subject',
+    { provider: 'gha', sub: 'repo:acme/app' },
+    q({ policy: 'other' }),
+    q({ sub: 'repo:acme/other' }),
+  ],
+  ['policy', { policy: 'deploy' }, q({ sub: 'anyone' }), q({ policy: 'other' })],
+] as const)('RevocationList: %s', (_kind, target, hit, miss) => {
+  it('blocks issuance for the target only', async () => {
+    const { list } = setup()
+    await list.revoke(target, 'admin')
+    expect(await list.blocksIssuance(hit)).toBe(true)
+    expect(await list.blocksIssuance(miss)).toBe(false)
+  })
+
+  it('revokes tokens issued before, and while active also any issued after (stale caches elsewhere)', async () => {
+    const { list } = setup()
+    await list.revoke(target, 'admin')
+    expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 - 100 }))).toBe(true)
+    expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 + 5 }))).toBe(true)
+    expect(await list.isTokenRevoked(tok({ ...miss, iat: S0 - 100 }))).toBe(false)
+  })
+
+  it('lift: issuance allowed again, tokens issued up to the revocation stay revoked, later ones are valid', async () => {
+    const { list, clock, table } = setup()
+    await list.revoke(target, 'admin')
+    clock.ms += 60_000
+    await list.lift(target, 'admin2')
+    expect(await list.blocksIssuance(hit)).toBe(false)
+    expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 }))).toBe(true)
+    expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 + 30 }))).toBe(false)
+    const [entry] = await list.list()
+    expect(entry).toMatchObject({ revokedAt: S0, revokedBy: 'admin', liftedAt: S0 + 60, liftedBy: 'admin2' })
+    const raw = await table.inner.query('revocation')
+    expect(raw[0]?.expiresAt).toBe(S0 + 12 * 3600 + 300)
+  })
+
+  it('a second lift changes nothing; a re-revoke blocks again with a later revokedAt', async () => {
+    const { list, clock } = setup()
+    await list.revoke(target, 'admin')
+    await list.lift(target, 'admin')
+    clock.ms += 5_000
+    await list.lift(target, 'other')
+    expect((await list.list())[0]).toMatchObject({ liftedBy: 'admin', liftedAt: S0 })
+    await list.revoke(target, 'admin')
+    expect(await list.blocksIssuance(hit)).toBe(true)
+    expect((await list.list())[0]).toMatchObject({ revokedAt: S0 + 5 })
+    expect((await list.list())[0]?.liftedAt).toBeUndefined()
+  })
+
+  it('lifting what was never revoked is a no-op', async () => {
+    const { list } = setup()
+    await list.lift(target, 'admin')
+    expect(await list.list()).toEqual([])
+  })
+
+  it('a lifted entry older than any token is deleted on lift', async () => {
+    const { list, clock } = setup()
+    await list.revoke(target, 'admin')
+    clock.ms += 13 * 3600 * 1000
+    await list.lift(target, 'admin')
+    expect(await list.list()).toEqual([])
+  })
+})
+
+describe('RevocationList: cache', () => {
+  it('another instance sees a revocation within 10 s, with no store read per check meanwhile', async () => {
+    const { table, clock, list: writer } = setup()
+    const reader = new RevocationList(table, { now: () => clock.ms })
+    expect(await reader.blocksIssuance(q())).toBe(false)
+    await writer.revoke({ policy: 'deploy' }, 'admin')
+    const before = table.queries
+    clock.ms += 9_999
+    for (let i = 0; i < 100; i++) expect(await reader.blocksIssuance(q())).toBe(false)
+    expect(table.queries).toBe(before)
+    clock.ms += 1
+    expect(await reader.blocksIssuance(q())).toBe(true)
+    expect(table.queries).toBe(before + 1)
+  })
+
+  it('the instance that revokes sees it at once', async () => {
+    const { list } = setup()
+    expect(await list.blocksIssuance(q())).toBe(false)
+    await list.revoke({ policy: 'deploy' }, 'admin')
+    expect(await list.blocksIssuance(q())).toBe(true)
+  })
+
+  it('concurrent cold checks share one Query', async () => {
+    const { list, table } = setup()
+    await Promise.all(Array.from({ length: 20 }, () => list.blocksIssuance(q())))
+    expect(table.queries).toBe(1)
+  })
+
+  it('store down: a cached list younger than 60 s is used, older fails closed', async () => {
+    const { list, table, clock } = setup()
+    await list.revoke({ policy: 'deploy' }, 'admin')
+    expect(await list.blocksIssuance(q())).toBe(true)
+    table.down = true
+    clock.ms += 30_000
+    expect(await list.blocksIssuance(q())).toBe(true)
+    expect(await list.blocksIssuance(q({ policy: 'x' }))).toBe(false)
+    clock.ms += 30_000
+    await expect(list.blocksIssuance(q({ policy: 'x' }))).rejects.toBeInstanceOf(StoreUnavailable)
+    await expect(list.isTokenRevoked(tok())).rejects.toBeInstanceOf(StoreUnavailable)
+    table.down = false
+    expect(await list.blocksIssuance(q({ policy: 'x' }))).toBe(false)
+  })
+
+  it('store down with nothing cached fails closed', async () => {
+    const { list, table } = setup()
+    table.down = true
+    await expect(list.blocksIssuance(q())).rejects.toBeInstanceOf(StoreUnavailable)
+    await expect(list.revoke({ policy: 'p' }, 'a')).rejects.toBeInstanceOf(StoreUnavailable)
+  })
+
+  it('a malformed entry fails closed instead of being ignored', async () => {
+    const { list, table } = setup()
+    await table.inner.put({ pk: 'revocation', sk: 'policy#deploy', attrs: { kind: 'policy' } })
+    await expect(list.blocksIssuance(q())).rejects.toBeInstanceOf(StoreUnavailable)
+  })
+})
+
+describe('RevocationList on dynalite', () => {
+  let dynamo: TestDynamo
+  beforeAll(async () => {
+    dynamo = await startDynalite()
+  })
+  afterAll(async () => {
+    await dynamo.close()
+  })
+
+  it('revokes and lifts jti/subject/policy across two instances; one Query reads the list', async () => {
+    const clock = { ms: T0 }
+    const now = () => clock.ms
+    const a = new RevocationList(new DynamoDbTable({ table: dynamo.table, client: dynamo.client, now }), {
+      now,
+    })
+    const b = new RevocationList(new DynamoDbTable({ table: dynamo.table, client: dynamo.client, now }), {
+      now,
+    })
+    await a.revoke({ jti: 'dj', exp: S0 + 600 }, 'admin')
+    await a.revoke({ provider: 'gha', sub: 'repo:acme/app' }, 'admin')
+    await a.revoke({ policy: 'deploy' }, 'admin')
+    expect(await b.isTokenRevoked(tok({ jti: 'dj', provider: 'x', sub: 'y', policy: 'z' }))).toBe(true)
+    expect(await b.blocksIssuance(q({ policy: 'other' }))).toBe(true)
+    expect(await b.blocksIssuance(q({ sub: 'someone' }))).toBe(true)
+    expect(await b.blocksIssuance(q({ sub: 'someone', policy: 'other' }))).toBe(false)
+    expect((await b.list()).map((r) => r.kind).sort()).toEqual(['jti', 'policy', 'subject'])
+    await a.lift({ policy: 'deploy' }, 'admin')
+    await a.lift({ provider: 'gha', sub: 'repo:acme/app' }, 'admin')
+    clock.ms += 10_000
+    expect(await b.blocksIssuance(q())).toBe(false)
+  })
+
+  it('outage: stale list within 60 s, then StoreUnavailable; resumes after restart', async () => {
+    const clock = { ms: T0 }
+    const now = () => clock.ms
+    const list = new RevocationList(new DynamoDbTable({ table: dynamo.table, client: dynamo.client, now }), {
+      now,
+    })
+    await list.revoke({ policy: 'outage' }, 'admin')
+    expect(await list.blocksIssuance(q({ policy: 'outage' }))).toBe(true)
+    await dynamo.stop()
+    try {
+      clock.ms += 20_000
+      expect(await list.blocksIssuance(q({ policy: 'outage' }))).toBe(true)
+      clock.ms += 40_000
+      await expect(list.blocksIssuance(q({ policy: 'outage' }))).rejects.toBeInstanceOf(StoreUnavailable)
+    } finally {
+      await dynamo.restart()
+    }
+    expect(await list.blocksIssuance(q({ policy: 'outage' }))).toBe(true)
+  })
+})
