@@ -4,6 +4,7 @@ import type { AdminDeps } from './deps.js'
 import {
   audiencesOf,
   type IssuedClaims,
+  isIssuedTokenRevoked,
   scopesOf,
   TokenRejected,
   verifyIssuedToken,
@@ -66,13 +67,7 @@ async function check(
   if (!audiencesOf(claims).includes(deps.issuer)) {
     throw new InvalidToken('the bearer token is not issued for this broker (aud)')
   }
-  const revoked = await deps.revocations.isTokenRevoked({
-    jti: claims.jti,
-    provider: claims.idp,
-    sub: claims.sub,
-    policy: claims.client_id,
-    iat: claims.iat,
-  })
+  const revoked = await isIssuedTokenRevoked(deps.revocations, claims)
   if (revoked) throw new InvalidToken('the bearer token has been revoked')
   if (!scopesOf(claims).has(scope)) throw new InsufficientScope(`this call requires scope ${scope}`, scope)
   return claims

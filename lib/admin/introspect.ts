@@ -5,7 +5,12 @@ import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { StoreUnavailable } from '../store/types.js'
 import { authenticateAdmin } from './authenticate.js'
 import type { AdminDeps } from './deps.js'
-import { type IssuedClaims, TokenRejected, verifyIssuedToken } from './verify-access-token.js'
+import {
+  type IssuedClaims,
+  isIssuedTokenRevoked,
+  TokenRejected,
+  verifyIssuedToken,
+} from './verify-access-token.js'
 
 /**
  * POST /introspect (RFC 7662). The caller authenticates with scope `tessera:introspect`. A token
@@ -31,13 +36,7 @@ async function activeClaims(deps: AdminDeps, token: string): Promise<IssuedClaim
     throw err
   }
   try {
-    const revoked = await deps.revocations.isTokenRevoked({
-      jti: claims.jti,
-      provider: claims.idp,
-      sub: claims.sub,
-      policy: claims.client_id,
-      iat: claims.iat,
-    })
+    const revoked = await isIssuedTokenRevoked(deps.revocations, claims)
     return revoked ? undefined : claims
   } catch (err) {
     // No safe answer: "active" could resurrect a revoked token, "inactive" would be a lie.

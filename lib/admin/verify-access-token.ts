@@ -82,3 +82,25 @@ export function audiencesOf(claims: IssuedClaims): readonly string[] {
 export function scopesOf(claims: IssuedClaims): ReadonlySet<string> {
   return new Set((claims.scope ?? '').split(' ').filter((s) => s !== ''))
 }
+
+/** Whether a token Tessera issued has been revoked (by jti, or by its subject or policy since it was issued). */
+export function isIssuedTokenRevoked(
+  revocations: {
+    isTokenRevoked(t: {
+      jti: string
+      provider: string
+      sub: string
+      policy: string
+      iat: number
+    }): Promise<boolean>
+  },
+  claims: IssuedClaims,
+): Promise<boolean> {
+  return revocations.isTokenRevoked({
+    jti: claims.jti,
+    provider: claims.idp,
+    sub: claims.sub,
+    policy: claims.client_id,
+    iat: claims.iat,
+  })
+}

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util'
 import { TokenTypes } from '../assertion/token-types.js'
 import { formatCredentialProcess, formatEnv, parseAwsCredentialsOutput } from '../client/aws-output.js'
-import { discoverTokenEndpoint, type ExchangeParams, requestExchange } from '../client/exchange.js'
+import { discoverEndpoint } from '../client/discover-endpoint.js'
+import { type ExchangeParams, requestExchange } from '../client/exchange.js'
 import { readTokenArg } from './token-arg.js'
 
 const FORMATS = ['json', 'token', 'env', 'credential-process'] as const
@@ -49,7 +50,7 @@ export async function runExchange(argv: string[]): Promise<string> {
     scope: values.scope,
     requestedTokenType: values['requested-token-type'] ?? (wantsAws ? TokenTypes.awsCredentials : undefined),
   }
-  const endpoint = await discoverTokenEndpoint(values.url)
+  const endpoint = await discoverEndpoint(values.url, 'token_endpoint')
   return formatResult(await requestExchange(endpoint, params), format)
 }
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
-import { isLoopbackHost } from '../config/url.js'
+import { discoverEndpoint } from '../client/discover-endpoint.js'
 import { readTokenArg } from './token-arg.js'
 
 const TIMEOUT_MS = 10_000
@@ -8,7 +8,6 @@ const TIMEOUT_MS = 10_000
 const USAGE =
   'usage: tessera revoke --url U --admin-token T|@file (--token T | --sub S --provider P | --policy N) [--lift]'
 
-const MetadataSchema = z.object({ issuer: z.string(), revocation_endpoint: z.string() })
 const ErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() })
 
 /** Where `runRevoke` writes and how it reaches the network (tests inject these). */
@@ -44,7 +43,7 @@ export async function runRevoke(argv: string[], io: RevokeIo = defaultIo): Promi
     return 2
   }
   try {
-    const endpoint = await discoverRevocationEndpoint(url, io.fetch)
+    const endpoint = await discoverEndpoint(url, 'revocation_endpoint', io.fetch)
     const res = await io.fetch(endpoint, {
       method: 'POST',
       headers: {
@@ -103,31 +102,6 @@ async function parseRevokeArgs(argv: string[]) {
   }
   if (values.lift) form.set('lift', 'true')
   return { form, url, adminToken: await readTokenArg(values['admin-token']) }
-}
-
-/** The revocation endpoint from the broker's metadata; same origin as `brokerUrl`, https unless loopback. */
-async function discoverRevocationEndpoint(
-  brokerUrl: string,
-  fetchImpl: typeof globalThis.fetch,
-): Promise<string> {
-  const base = brokerUrl.replace(/\/+$/, '')
-  const res = await fetchImpl(`${base}/.well-known/oauth-authorization-server`, {
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-    redirect: 'error',
-  })
-  if (!res.ok) throw new Error(`${base}: metadata request failed with HTTP ${res.status}`)
-  const meta = MetadataSchema.safeParse(await res.json().catch(() => undefined))
-  if (!meta.success) throw new Error(`${base}: metadata has no revocation_endpoint`)
-  if (meta.data.issuer !== base)
-    throw new Error(`${base}: metadata names another issuer (${meta.data.issuer})`)
-  // The admin token goes to this URL: never let metadata send it elsewhere.
-  const endpoint = new URL(meta.data.revocation_endpoint)
-  if (endpoint.origin !== new URL(base).origin)
-    throw new Error(`${base}: revocation_endpoint is on another origin`)
-  if (endpoint.protocol !== 'https:' && !isLoopbackHost(endpoint.hostname)) {
-    throw new Error('revocation_endpoint must use https')
-  }
-  return endpoint.href
 }
 
 function describeResult(body: unknown): string {

@@ -1,5 +1,4 @@
 import { TOKEN_EXCHANGE_GRANT } from '../assertion/token-types.js'
-import { isLoopbackHost } from '../config/url.js'
 
 /** A failed exchange, as the broker described it. */
 export class ExchangeFailed extends Error {
@@ -27,28 +26,6 @@ export interface ExchangeParams {
 }
 
 const TIMEOUT_MS = 10_000
-
-/** Finds the token endpoint from the broker's RFC 8414 metadata, checking the issuer matches `brokerUrl`. */
-export async function discoverTokenEndpoint(
-  brokerUrl: string,
-  fetchImpl = globalThis.fetch,
-): Promise<string> {
-  const base = brokerUrl.replace(/\/+$/, '')
-  const res = await fetchImpl(`${base}/.well-known/oauth-authorization-server`, {
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-    redirect: 'error',
-  })
-  if (!res.ok) throw new Error(`${base}: metadata request failed with HTTP ${res.status}`)
-  const meta = (await res.json()) as { issuer?: unknown; token_endpoint?: unknown }
-  if (meta.issuer !== base) throw new Error(`${base}: metadata names another issuer (${String(meta.issuer)})`)
-  if (typeof meta.token_endpoint !== 'string') throw new Error(`${base}: metadata has no token_endpoint`)
-  const endpoint = new URL(meta.token_endpoint)
-  if (endpoint.origin !== new URL(base).origin)
-    throw new Error(`${base}: token_endpoint is on another origin`)
-  if (endpoint.protocol !== 'https:' && !isLoopbackHost(endpoint.hostname))
-    throw new Error('token_endpoint must use https')
-  return endpoint.href
-}
 
 /** Performs the RFC 8693 exchange; resolves with the JSON body or rejects with ExchangeFailed. */
 export async function requestExchange(
