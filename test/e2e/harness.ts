@@ -63,6 +63,8 @@ export async function startHarness(
   opts: {
     alg?: 'RS256' | 'ES256'
     providerExtra?: string
+    /** The provider's `replay` setting (default once). */
+    providerReplay?: 'once' | 'allow'
     policies?: string
     brokerOptions?: BrokerOptions
   } = {},
@@ -86,7 +88,7 @@ providers:
     issuer: ${issuer.issuer}
     audiences: [${server.url}]
     algorithms: [RS256, ES256]
-    replay: once
+    replay: ${opts.providerReplay ?? 'once'}
 ${opts.providerExtra ?? ''}
 ${opts.policies ?? DEFAULT_POLICIES}`
   const audit = new MemoryAuditSink()
