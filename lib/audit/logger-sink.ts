@@ -20,6 +20,31 @@ export function createLoggerAuditSink(
   }
 }
 
+/**
+ * The same JSON line as the Powertools sink (`level`, `message`, `timestamp`, `service`, fields),
+ * written straight to a stream: `tessera serve` uses it, where Powertools' per-line merging costs
+ * a quarter of an exchange. Lambda keeps Powertools (log level control, CloudWatch conventions).
+ */
+export function createJsonLineAuditSink(
+  out: NodeJS.WritableStream = process.stdout,
+  service = 'tessera',
+): AuditSink {
+  return {
+    emit(event: AuditEvent) {
+      const { level, event: name, ...fields } = scrubAuditEvent(event)
+      const line = {
+        level,
+        message: name,
+        timestamp: new Date().toISOString(),
+        service,
+        event: name,
+        ...fields,
+      }
+      out.write(`${JSON.stringify(line)}\n`)
+    },
+  }
+}
+
 /** Collects events in memory (tests, `policy explain`); scrubbed exactly like the logger sink. */
 export class MemoryAuditSink implements AuditSink {
   readonly events: AuditEvent[] = []

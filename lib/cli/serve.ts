@@ -1,5 +1,7 @@
 import { type AddressInfo, createServer } from 'node:net'
 import { parseArgs } from 'node:util'
+import { noopTelemetry } from '../audit/emf-metrics.js'
+import { createJsonLineAuditSink } from '../audit/logger-sink.js'
 import { type Broker, createBroker } from '../broker.js'
 import { builtinConfigText } from '../config/builtin.js'
 import { type LoadedConfig, loadConfigFile, loadConfigText } from '../config/load.js'
@@ -56,7 +58,8 @@ export async function runServe(
       `${loaded.file}: refusing to start, policy lint found errors:\n${findings.errors.join('\n')}`,
     )
   }
-  const broker = await createBroker(loaded)
+  // Local: audit lines go straight to stdout; CloudWatch EMF metrics only make sense on Lambda.
+  const broker = await createBroker(loaded, { audit: createJsonLineAuditSink(), metrics: noopTelemetry })
   const routes = deps.createRoutes(() => Promise.resolve(broker))
   const extra = builtin || values['dev-issuer'] ? await devIssuerRoutes(baseUrl) : undefined
   const server = await startLocalServer({ host, port, routes, ...(extra ? { extra } : {}) })

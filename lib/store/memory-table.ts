@@ -7,6 +7,8 @@ import type { AttrValue, StateItem, StateTable, WriteCondition } from './types.j
 export class MemoryTable implements StateTable {
   readonly #items = new Map<string, Map<string, StateItem>>()
   #writes = 0
+  /** Items held (expired ones included until swept); kept as a counter so a write stays O(1). */
+  #count = 0
 
   constructor(
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
@@ -17,20 +19,19 @@ export class MemoryTable implements StateTable {
   async put(item: StateItem, condition?: WriteCondition): Promise<boolean> {
     const current = this.#live(item.pk, item.sk)
     if (condition && !holds(current, condition)) return false
+    const isNew = !this.#items.get(item.pk)?.has(item.sk)
+    if (isNew && this.#count >= this.maxItems) {
+      this.#sweep()
+      if (this.#count >= this.maxItems) throw new Error('memory store is full')
+    }
     let partition = this.#items.get(item.pk)
     if (!partition) {
       partition = new Map()
       this.#items.set(item.pk, partition)
     }
+    if (!partition.has(item.sk)) this.#count++
     partition.set(item.sk, { ...item, attrs: { ...item.attrs } })
     if (++this.#writes % 4096 === 0) this.#sweep()
-    if (this.size > this.maxItems) {
-      this.#sweep()
-      if (this.size > this.maxItems) {
-        partition.delete(item.sk)
-        throw new Error('memory store is full')
-      }
-    }
     return true
   }
 
@@ -45,7 +46,9 @@ export class MemoryTable implements StateTable {
   ): Promise<boolean> {
     const current = this.#live(pk, sk)
     if (condition && !holds(current, condition)) return false
-    return this.#items.get(pk)?.delete(sk) ?? false
+    const deleted = this.#items.get(pk)?.delete(sk) ?? false
+    if (deleted) this.#count--
+    return deleted
   }
 
   async query(pk: string): Promise<StateItem[]> {
@@ -59,9 +62,7 @@ export class MemoryTable implements StateTable {
 
   /** Number of stored items, expired ones included until swept. */
   get size(): number {
-    let n = 0
-    for (const p of this.#items.values()) n += p.size
-    return n
+    return this.#count
   }
 
   #live(pk: string, sk: string): StateItem | undefined {
@@ -74,8 +75,9 @@ export class MemoryTable implements StateTable {
   #sweep(): void {
     const now = this.nowSeconds()
     for (const [pk, partition] of this.#items) {
-      for (const [sk, item] of partition)
-        if (item.expiresAt !== undefined && item.expiresAt <= now) partition.delete(sk)
+      for (const [sk, item] of partition) {
+        if (item.expiresAt !== undefined && item.expiresAt <= now && partition.delete(sk)) this.#count--
+      }
       if (partition.size === 0) this.#items.delete(pk)
     }
   }

@@ -1,6 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createLoggerAuditSink, MemoryAuditSink } from '../../lib/audit/logger-sink.js'
+import {
+  createJsonLineAuditSink,
+  createLoggerAuditSink,
+  MemoryAuditSink,
+} from '../../lib/audit/logger-sink.js'
 import { REDACTED, REDACTED_JWT, scrubAuditEvent } from '../../lib/audit/scrub-event.js'
 import type { AuditEvent } from '../../lib/audit/types.js'
 import { captureStdout } from './capture-stdout.js'
@@ -149,5 +153,40 @@ describe('scrubAuditEvent', () => {
     const sink = new MemoryAuditSink()
     sink.emit({ ...allowed, subject_token: JWT })
     expect(JSON.stringify(sink.events)).not.toContain(JWT)
+  })
+})
+
+describe('createJsonLineAuditSink (tessera serve)', () => {
+  function emitted(event: AuditEvent): { line: string; json: Record<string, unknown> } {
+    const lines: string[] = []
+    const out = { write: (chunk: string) => lines.push(chunk) } as unknown as NodeJS.WritableStream
+    createJsonLineAuditSink(out).emit(event)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]?.endsWith('\n')).toBe(true)
+    return { line: lines[0] as string, json: JSON.parse(lines[0] as string) }
+  }
+
+  it('writes the same fields as the Powertools sink', async () => {
+    const { json } = emitted(allowed)
+    const { json: powertools } = await logged(allowed)
+    for (const key of [
+      'level',
+      'message',
+      'service',
+      'event',
+      'request_id',
+      'token_sha256',
+      'policy',
+      'jti',
+    ]) {
+      expect(json[key], key).toEqual(powertools[key])
+    }
+    expect(typeof json.timestamp).toBe('string')
+  })
+
+  it('scrubs like the Powertools sink: no raw token in a credential field or hidden deep', () => {
+    const { line } = emitted({ ...allowed, subject_token: JWT, nested: { deeper: [`x ${JWT} y`] } })
+    expect(line).not.toContain(JWT.split('.')[1])
+    expect(line).toContain(REDACTED)
   })
 })
