@@ -14,7 +14,7 @@ const USAGE = `usage: tessera <command> [options]
   dev-token --sub S [--claim k=v | k:=json]… [--aud A] [--url U] [--ttl 5m]
   policy lint [F] [--format human|json|github]
   policy explain [F] --token T|@file|- [--audience A]… [--resource R]… [--verify]
-  exchange [--url U] (--token T|@file|- | --aws-iam [--server-id ID] [--region R] | --instance aws|azure|gcp)
+  exchange [--url U] (--token T|@file|- | --aws-iam [--server-id ID] [--region R] | --instance aws|azure|gcp [--caller-identity])
            (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]
   instance list [--config F] [--json]
   instance reset <instance-id> [--config F]

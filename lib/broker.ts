@@ -3,13 +3,14 @@ import type { AssertionVerifier, VerifiedSubject } from './assertion/types.js'
 import { createMetrics, type Telemetry } from './audit/emf-metrics.js'
 import { createLoggerAuditSink } from './audit/logger-sink.js'
 import type { AuditSink } from './audit/types.js'
-import type { LoadedConfig } from './config/load.js'
-import { formatPath, where } from './config/load.js'
+import { type CheckedConfig, formatPath } from './config/check.js'
 import type { Config, ProviderConfig } from './config/schema.js'
 import { ConfigError } from './errors.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
+import { matcherNeedsRegexEngine } from './policy/matchers.js'
+import { loadRegexEngine } from './policy/regex-engine.js'
 import { PolicyCompileError, type ResolvedGrant } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
 import { RevocationList } from './store/revocations.js'
@@ -57,25 +58,28 @@ export interface BrokerOptions {
   readonly metrics?: Telemetry
 }
 
-/** Compiles policies, reporting every problem with its config location. */
-export function compileConfigPolicies(loaded: LoadedConfig): CompiledPolicies {
+/** Compiles policies, reporting every problem with its config location (path only without one). */
+export function compileConfigPolicies(loaded: CheckedConfig): CompiledPolicies {
   try {
     return compilePolicies(loaded.config)
   } catch (err) {
     if (!(err instanceof AggregateError)) throw err
     const issues = err.errors.map((e) =>
       e instanceof PolicyCompileError
-        ? `${where(loaded.file, loaded.doc, loaded.lineCounter, e.path)}${formatPath(e.path)}: ${e.message}`
+        ? `${loaded.locatePath?.(e.path) ?? `${loaded.file}: `}${formatPath(e.path)}: ${e.message}`
         : String(e),
     )
     throw new ConfigError(loaded.file, issues)
   }
 }
 
-/** Builds a Broker from a validated config. */
-export async function createBroker(loaded: LoadedConfig, opts: BrokerOptions = {}): Promise<Broker> {
+/** Builds a Broker from a validated config (YAML or JSON). */
+export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = {}): Promise<Broker> {
   const { config } = loaded
   const now = opts.now ?? Date.now
+  // Lambda bundles load the regex engine on demand: only regexes and non-prefix globs need it.
+  if (config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)))
+    await loadRegexEngine()
   const policies = compileConfigPolicies(loaded)
   const table = opts.table ?? openStateTable(config.store, { now })
   const audit = opts.audit ?? createLoggerAuditSink()
@@ -147,6 +151,7 @@ async function presenceProofVerifier(
       kind: 'aws-iam' as const,
       accounts: p.accounts,
       clockTolerance: p.clockTolerance,
+      ...(p.serverIdHeader ? { serverIdHeader: p.serverIdHeader } : {}),
     })),
     { now },
   )

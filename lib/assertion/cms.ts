@@ -71,7 +71,13 @@ export function decodeBase64Strict(text: string, label: string): Buffer {
  * encapsulated id-data content. Structure only: no signature or trust decision is made here.
  */
 export function parseSignedData(der: Uint8Array): SignedDataParts {
-  const asn1 = asn1js.fromBER(der)
+  let asn1: ReturnType<typeof asn1js.fromBER>
+  try {
+    asn1 = asn1js.fromBER(der)
+  } catch {
+    // asn1js throws plain Errors on some malformed input: still the caller's fault, never a 500.
+    throw bad('the PKCS#7 blob is not valid DER')
+  }
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) throw bad('the PKCS#7 blob is not valid DER')
   let signedData: pkijs.SignedData
   try {

@@ -10,7 +10,7 @@ type Format = (typeof FORMATS)[number]
 const CLOUDS = ['aws', 'azure', 'gcp'] as const
 
 /**
- * `tessera exchange --url U (--token T|@file|- | --aws-iam | --instance aws|azure|gcp)
+ * `tessera exchange --url U (--token T|@file|- | --aws-iam | --instance aws|azure|gcp [--caller-identity])
  *  (--audience A | --resource R) [--scope S] [--format …]`.
  * Returns what to print on stdout; never writes credentials to disk.
  */
@@ -25,6 +25,7 @@ export async function runExchange(argv: string[]): Promise<string> {
       'server-id': { type: 'string' },
       region: { type: 'string' },
       instance: { type: 'string' },
+      'caller-identity': { type: 'boolean', default: false },
       audience: { type: 'string', multiple: true, default: [] },
       resource: { type: 'string', multiple: true, default: [] },
       scope: { type: 'string' },
@@ -40,6 +41,8 @@ export async function runExchange(argv: string[]): Promise<string> {
   )
   if (sources.length !== 1)
     throw new Error('give exactly one of --token (a token, @file, or - for stdin), --aws-iam or --instance')
+  if (values['caller-identity'] && values.instance !== 'aws')
+    throw new Error('--caller-identity goes with --instance aws (the EC2 presence proof)')
   if (values.audience.length === 0 && values.resource.length === 0)
     throw new Error('--audience or --resource is required')
   const wantsAws = format === 'env' || format === 'credential-process'
@@ -62,6 +65,7 @@ async function subject(values: {
   'server-id'?: string | undefined
   region?: string | undefined
   instance?: string | undefined
+  'caller-identity': boolean
   audience: string[]
 }): Promise<
   Pick<ExchangeParams, 'subjectToken' | 'subjectTokenType' | 'actorToken' | 'actorTokenType' | 'extra'>
@@ -81,6 +85,14 @@ async function subject(values: {
     const a = await instanceAssertion(cloud, {
       brokerUrl: values.url,
       ...(values.audience[0] ? { audience: values.audience[0] } : {}),
+      // Presence proof: the instance-profile credentials sign GetCallerIdentity (with --server-id).
+      ...(values['caller-identity']
+        ? {
+            callerIdentity: true,
+            ...(values['server-id'] ? { serverId: values['server-id'] } : {}),
+            ...(values.region ? { region: values.region } : {}),
+          }
+        : {}),
     })
     return a
   }

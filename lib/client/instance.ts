@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { z } from 'zod'
+import * as z from 'zod'
 import { TokenTypes } from '../assertion/token-types.js'
 
 export type Cloud = 'aws' | 'azure' | 'gcp'
@@ -17,6 +17,18 @@ export interface InstanceAssertionOptions {
   /** Where the AWS TOFU nonce is kept (0600); defaults to ~/.tessera/instance-nonce. */
   readonly nonceFile?: string | undefined
   readonly fetch?: typeof fetch | undefined
+  /**
+   * AWS presence proof (`binding.requireCallerIdentity`): send a signed sts:GetCallerIdentity made
+   * with this instance's instance-profile credentials (read from IMDS) as `actor_token`, and the
+   * TOFU nonce in the `nonce` parameter.
+   */
+  readonly callerIdentity?: boolean | undefined
+  /** Presence proof: X-Tessera-Server-ID to sign into the GetCallerIdentity request. */
+  readonly serverId?: string | undefined
+  /** Presence proof: STS region to sign for; defaults to AWS_REGION, else the global endpoint. */
+  readonly region?: string | undefined
+  /** Presence proof: the signing clock (tests). */
+  readonly now?: (() => Date) | undefined
 }
 
 export interface InstanceAssertion {
@@ -46,7 +58,8 @@ const NONCE_RE = /^[A-Za-z0-9_-]{43}$/
 
 /**
  * Reads this instance's signed identity from the local metadata service and returns the token
- * exchange parameters for it: AWS rsa2048 PKCS#7 + TOFU nonce, Azure attested data over a broker
+ * exchange parameters for it: AWS rsa2048 PKCS#7 + TOFU nonce (or, with `callerIdentity`, a
+ * presence proof as actor_token and the nonce as `nonce`), Azure attested data over a broker
  * nonce, or a GCP `format=full` identity token.
  */
 export async function instanceAssertion(
@@ -58,21 +71,32 @@ export async function instanceAssertion(
     process.env.TESSERA_IMDS_ENDPOINT ??
     DEFAULT_ENDPOINTS[cloud]
   ).replace(/\/+$/, '')
+  if (opts.callerIdentity && cloud !== 'aws')
+    throw new InstanceMetadataError('the caller-identity presence proof exists only for AWS instances')
   const http = new MetadataClient(cloud, endpoint, opts.fetch ?? fetch)
   switch (cloud) {
     case 'aws': {
-      const session = await http.text('PUT', '/latest/api/token', {
-        'X-aws-ec2-metadata-token-ttl-seconds': '60',
-      })
+      const session = (
+        await http.text('PUT', '/latest/api/token', { 'X-aws-ec2-metadata-token-ttl-seconds': '60' })
+      ).trim()
       const pkcs7 = await http.text('GET', '/latest/dynamic/instance-identity/rsa2048', {
-        'X-aws-ec2-metadata-token': session.trim(),
+        'X-aws-ec2-metadata-token': session,
       })
-      return {
-        subjectToken: pkcs7.replace(/\s+/g, ''),
-        subjectTokenType: TokenTypes.awsEc2Rsa2048,
-        actorToken: await loadOrCreateNonce(opts.nonceFile ?? join(homedir(), '.tessera', 'instance-nonce')),
-        actorTokenType: TokenTypes.instanceNonce,
+      const nonce = await loadOrCreateNonce(opts.nonceFile ?? join(homedir(), '.tessera', 'instance-nonce'))
+      const subject = { subjectToken: pkcs7.replace(/\s+/g, ''), subjectTokenType: TokenTypes.awsEc2Rsa2048 }
+      if (!opts.callerIdentity) {
+        return { ...subject, actorToken: nonce, actorTokenType: TokenTypes.instanceNonce }
       }
+      const credentials = await instanceProfileCredentials(http, session)
+      // Loaded only here: the SDK signing code is not needed for the other clouds.
+      const { signedCallerIdentityToken } = await import('./aws-sigv4.js')
+      const proof = await signedCallerIdentityToken({
+        credentials: async () => credentials,
+        ...(opts.serverId !== undefined ? { serverId: opts.serverId } : {}),
+        ...(opts.region !== undefined ? { region: opts.region } : {}),
+        ...(opts.now !== undefined ? { now: opts.now } : {}),
+      })
+      return { ...subject, actorToken: proof, actorTokenType: TokenTypes.awsSigv4, extra: { nonce } }
     }
     case 'azure': {
       const { nonce } = await fetchBrokerNonce(opts.brokerUrl, opts.fetch ?? fetch)
@@ -100,6 +124,54 @@ export async function instanceAssertion(
         throw new InstanceMetadataError('the GCP metadata service returned no identity token')
       return { subjectToken: jwt.trim(), subjectTokenType: TokenTypes.jwt }
     }
+  }
+}
+
+/** IMDS `iam/security-credentials/<role>`: the fields the signature needs, typed. */
+const InstanceCredentialsSchema = z.object({
+  Code: z.literal('Success'),
+  AccessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/),
+  SecretAccessKey: z.string().min(1).max(1024),
+  Token: z.string().min(1).max(16_384),
+})
+const ROLE_NAME_RE = /^[\w+=,.@-]{1,64}$/
+const CREDENTIALS_PATH = '/latest/meta-data/iam/security-credentials/'
+
+/**
+ * The instance-profile credentials straight from IMDS (not the SDK chain, which would prefer
+ * environment variables or a profile: the presence proof must be signed as the instance itself).
+ */
+async function instanceProfileCredentials(
+  http: MetadataClient,
+  session: string,
+): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }> {
+  const headers = { 'X-aws-ec2-metadata-token': session }
+  let listing: string
+  try {
+    listing = await http.text('GET', CREDENTIALS_PATH, headers)
+  } catch (err) {
+    if (err instanceof InstanceMetadataError && /HTTP 404/.test(err.message)) {
+      throw new InstanceMetadataError(
+        'this instance has no instance profile (IAM role); the presence proof (--caller-identity) needs one',
+        { cause: err },
+      )
+    }
+    throw err
+  }
+  const role = listing.split('\n')[0]?.trim() ?? ''
+  if (!ROLE_NAME_RE.test(role))
+    throw new InstanceMetadataError('the AWS metadata service named no instance-profile role')
+  const parsed = InstanceCredentialsSchema.safeParse(
+    await http.json('GET', `${CREDENTIALS_PATH}${role}`, headers),
+  )
+  if (!parsed.success)
+    throw new InstanceMetadataError(
+      `the AWS metadata service returned no usable credentials for role ${role}`,
+    )
+  return {
+    accessKeyId: parsed.data.AccessKeyId,
+    secretAccessKey: parsed.data.SecretAccessKey,
+    sessionToken: parsed.data.Token,
   }
 }
 

@@ -10,6 +10,11 @@ export interface FakeImdsOptions {
   readonly azureSignature?: (nonce: string) => string
   /** A GCP identity token for the requested audience (format=full only). */
   readonly gcpIdentity?: (audience: string) => string
+  /**
+   * AWS instance profile: `iam/security-credentials/` lists `role`, and `…/<role>` serves `body()`
+   * as JSON (IMDS shape: Code, AccessKeyId, SecretAccessKey, Token, Expiration).
+   */
+  readonly awsInstanceProfile?: { readonly role: string; readonly body: () => unknown }
   /** Also plays the broker's `POST /nonce` (for Azure client tests). */
   readonly brokerNonce?: () => string
 }
@@ -21,6 +26,25 @@ export interface FakeImds {
   /** 'hang' never answers (tests the client timeout); 'none' serves normally. */
   setFault(fault: 'none' | 'hang'): void
   close(): Promise<void>
+}
+
+const CREDENTIALS_PATH = '/latest/meta-data/iam/security-credentials/'
+
+/** IMDS's JSON for instance-profile credentials. */
+export function imdsCredentials(p: {
+  accessKeyId: string
+  secretAccessKey: string
+  sessionToken?: string | undefined
+}): Record<string, string> {
+  return {
+    Code: 'Success',
+    LastUpdated: new Date().toISOString(),
+    Type: 'AWS-HMAC',
+    AccessKeyId: p.accessKeyId,
+    SecretAccessKey: p.secretAccessKey,
+    Token: p.sessionToken ?? '',
+    Expiration: new Date(Date.now() + 6 * 3600_000).toISOString(),
+  }
 }
 
 /** Loopback fake of the AWS (IMDSv2), Azure and GCP metadata services, with their header rules. */
@@ -50,6 +74,16 @@ export async function startFakeImds(opts: FakeImdsOptions): Promise<FakeImds> {
         return send(res, 401, 'Unauthorized')
       if (!opts.awsRsa2048) return send(res, 404, 'not found')
       return send(res, 200, opts.awsRsa2048().replace(/.{64}/g, '$&\n'))
+    }
+    if (req.method === 'GET' && url.pathname.startsWith(CREDENTIALS_PATH)) {
+      if (!sessions.has(String(req.headers['x-aws-ec2-metadata-token'])))
+        return send(res, 401, 'Unauthorized')
+      const profile = opts.awsInstanceProfile
+      if (!profile) return send(res, 404, 'not found')
+      const rest = url.pathname.slice(CREDENTIALS_PATH.length)
+      if (rest === '') return send(res, 200, profile.role)
+      if (rest === profile.role) return send(res, 200, JSON.stringify(profile.body()))
+      return send(res, 404, 'not found')
     }
     if (req.method === 'GET' && url.pathname === '/metadata/attested/document') {
       if (req.headers.metadata !== 'true' || !opts.azureSignature)

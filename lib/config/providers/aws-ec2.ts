@@ -1,6 +1,6 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { DurationSchema } from '../duration.js'
-import { AwsAccountIdSchema, providerCommon } from './common.js'
+import { AwsAccountIdSchema, providerCommon, ServerIdSchema } from './common.js'
 
 /** `kind: aws-ec2`: the signed instance identity document (rsa2048 PKCS#7), bound to one instance. */
 export const AwsEc2ProviderSchema = z.strictObject({
@@ -17,5 +17,7 @@ export const AwsEc2ProviderSchema = z.strictObject({
       requireCallerIdentity: z.boolean().default(false),
     })
     .prefault({}),
+  /** With requireCallerIdentity: the presence proof must carry `X-Tessera-Server-ID: <value>`. */
+  serverIdHeader: ServerIdSchema.optional(),
 })
 export type AwsEc2ProviderConfig = z.output<typeof AwsEc2ProviderSchema>

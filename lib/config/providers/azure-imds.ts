@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { providerCommon } from './common.js'
 
 /** `kind: azure-imds`: the attested data document, signed over a Tessera-issued nonce. */

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { boundedDuration } from '../duration.js'
 
 /** A provider or policy name: appears in tokens (`idp`, `client_id`) and logs. */
@@ -17,3 +17,13 @@ export const providerCommon = {
 export const AwsAccountIdSchema = z
   .string()
   .regex(/^\d{12}$/, 'must be a 12-digit AWS account id (quote it in YAML)')
+
+/** An `X-Tessera-Server-ID` value: printable ASCII without edge spaces (it must survive signing and proxies). */
+export const ServerIdSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(
+    /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/,
+    'must be printable ASCII without leading or trailing spaces',
+  )

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { boundedDuration, DurationSchema } from '../duration.js'
 import { PRESET_NAMES, PRESETS } from '../presets.js'
 import { HttpsUrlSchema, IssuerSchema } from '../url.js'
