@@ -1,7 +1,8 @@
 /**
  * Bundles each Lambda function with esbuild: functions/<fn>/handler.ts -> dist/<fn>/index.mjs
  * (ESM, minified, tree-shaken, @aws-sdk/* included — never the runtime's copy), plus the deployment
- * config copied to dist/<fn>/tessera.yaml (see lib/config/lambda-source.ts). osls then zips each
+ * config as dist/<fn>/tessera.json (read at cold start, see functions/runtime.ts) and the reviewed
+ * dist/<fn>/tessera.yaml next to it (see lib/config/lambda-source.ts). osls then zips each
  * dist/<fn>/ as it is, so packaging needs no plugin and no AWS credentials.
  *
  *   tsx scripts/bundle.ts [--config tessera.yaml] [--only token,jwks] [--allow-missing]
@@ -9,32 +10,14 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { isDeepStrictEqual, parseArgs } from 'node:util'
 import { build, type Metafile, type Plugin } from 'esbuild'
+import type { Config } from '../lib/config/schema.js'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 /** One Lambda function per endpoint group; serverless.yml lists the same names. */
 export const FUNCTIONS = ['token', 'jwks', 'metadata', 'introspect', 'revoke', 'health', 'nonce'] as const
-
-/**
- * `import { z } from 'zod'` makes esbuild materialise zod's whole namespace (every locale, JSON
- * schema conversion: ~450 KB); `import * as z from 'zod'` is the same binding and tree-shakes to
- * ~90 KB. Rewrites our own sources only, at bundle time.
- */
-const zodNamespaceImports: Plugin = {
-  name: 'zod-namespace-imports',
-  setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, (args) => {
-      if (args.path.includes('node_modules')) return undefined
-      const source = readFileSync(args.path, 'utf8')
-      return {
-        contents: source.replace(/import\s*\{\s*z\s*\}\s*from\s*'zod'/g, "import * as z from 'zod'"),
-        loader: 'ts',
-      }
-    })
-  },
-}
 
 /** Lambda always has env credentials: the full provider chain is swapped for a small one. */
 const lambdaCredentials: Plugin = {
@@ -42,6 +25,21 @@ const lambdaCredentials: Plugin = {
   setup(b) {
     b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({
       path: join(ROOT, 'scripts', 'lambda-credentials.ts'),
+    }))
+  },
+}
+
+/** re2js only when the config needs it: the policy regex engine becomes a lazily loaded chunk. */
+const lambdaRegexEngine: Plugin = {
+  name: 'lambda-regex-engine',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/regex-engine\.js$/ }, (args) =>
+      args.importer.startsWith(join(ROOT, 'lib', 'policy'))
+        ? { path: join(ROOT, 'scripts', 'lambda-regex-engine.ts') }
+        : undefined,
+    )
+    b.onResolve({ filter: /\/policy\/regex-engine\.js$/ }, () => ({
+      path: join(ROOT, 'scripts', 'lambda-regex-engine.ts'),
     }))
   },
 }
@@ -113,7 +111,7 @@ export async function bundleFunction(
     // ESM first so tree-shaking works on packages that ship both (@aws-sdk, @smithy, zod, jose).
     mainFields: ['module', 'main'],
     logLevel: 'warning',
-    plugins: [zodNamespaceImports, lambdaCredentials],
+    plugins: [lambdaCredentials, lambdaRegexEngine],
     // CommonJS dependencies call require() for node built-ins; ESM output has no require of its own.
     banner: {
       js: "import{createRequire as __tesseraCreateRequire}from'node:module';const require=__tesseraCreateRequire(import.meta.url);",
@@ -126,7 +124,7 @@ export async function bundleFunction(
 }
 
 /** Validates the config at build time (a typo fails the deploy, not every cold start) and checks it suits Lambda. */
-async function checkDeployConfig(path: string): Promise<void> {
+async function checkDeployConfig(path: string): Promise<Config> {
   const { loadConfigFile } = await import('../lib/config/load.js')
   const { config } = await loadConfigFile(path)
   const refs = config.signing.key ? [config.signing.key] : (config.signing.keys ?? [])
@@ -140,6 +138,43 @@ async function checkDeployConfig(path: string): Promise<void> {
       `bundle: ${path}: store is in-memory; replay protection and revocation are per Lambda instance only`,
     )
   }
+  return config
+}
+
+/** The config file name the functions read (serverless.yml: `TESSERA_CONFIG`). */
+export const DEPLOY_CONFIG_FILE = 'tessera.json'
+
+/**
+ * Validates the deployment YAML and converts it to `tessera.json`: the same document as plain JSON,
+ * so a cold start needs no YAML parser (lib/config/load-json.ts). The JSON is loaded back here and
+ * must give exactly the config the YAML gives.
+ */
+async function deployConfigJson(configPath: string): Promise<string> {
+  const config = await checkDeployConfig(configPath)
+  const [{ parse }, { loadConfigJson }] = await Promise.all([
+    import('yaml'),
+    import('../lib/config/load-json.js'),
+  ])
+  // The YAML loader's options (it has already refused duplicate keys and alias bombs).
+  const raw: unknown = parse(readFileSync(configPath, 'utf8'), { uniqueKeys: true, maxAliasCount: 50 })
+  const json = `${JSON.stringify(raw, null, 2)}\n`
+  if (!isDeepStrictEqual(loadConfigJson(json, DEPLOY_CONFIG_FILE).config, config)) {
+    throw new Error(`${configPath}: the config does not convert to JSON without change; simplify the YAML`)
+  }
+  return json
+}
+
+/** Installs the config in a function directory: tessera.json (read at cold start) + the reviewed tessera.yaml. */
+function installDeployConfig(configPath: string, json: string, dir: string): void {
+  writeFileSync(join(dir, DEPLOY_CONFIG_FILE), json)
+  copyFileSync(configPath, join(dir, 'tessera.yaml'))
+}
+
+/** Validates the deployment config and installs it in each directory; returns the file name for TESSERA_CONFIG. */
+export async function writeDeployConfig(configPath: string, dirs: readonly string[]): Promise<string> {
+  const json = await deployConfigJson(configPath)
+  for (const dir of dirs) installDeployConfig(configPath, json, dir)
+  return DEPLOY_CONFIG_FILE
 }
 
 async function main(): Promise<void> {
@@ -165,8 +200,7 @@ async function main(): Promise<void> {
     )
   }
 
-  if (haveConfig) await checkDeployConfig(configPath)
-
+  const json = haveConfig ? await deployConfigJson(configPath) : undefined
   const missing: string[] = []
   for (const name of names) {
     const result = await bundleFunction(name)
@@ -174,7 +208,7 @@ async function main(): Promise<void> {
       missing.push(name)
       continue
     }
-    if (haveConfig) copyFileSync(configPath, join(dirname(result.outfile), 'tessera.yaml'))
+    if (json !== undefined) installDeployConfig(configPath, json, dirname(result.outfile))
     const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`
     console.log(
       `bundle: dist/${name}/index.mjs init ${kib(result.initBytes)}, total ${kib(result.totalBytes)}`,

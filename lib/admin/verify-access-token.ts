@@ -1,5 +1,5 @@
 import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { KeyRing } from '../keys/signer.js'
 
 /** The claims of a Tessera-issued access token (RFC 9068 as `mintAccessToken` writes them). */

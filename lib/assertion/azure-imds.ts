@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { AuditSink } from '../audit/types.js'
 import type { AzureImdsProviderConfig } from '../config/providers/azure-imds.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'

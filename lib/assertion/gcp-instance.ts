@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import type { OidcProviderConfig } from '../config/providers/oidc.js'
 import { InvalidRequest } from '../errors.js'
 

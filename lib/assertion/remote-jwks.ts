@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { z } from 'zod'
+import * as z from 'zod'
 import { isLoopbackHost } from '../config/url.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
 import { FetchFailure, fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { z } from 'zod'
+import * as z from 'zod'
 import { InvalidRequest } from '../errors.js'
 import { parseJsonStrict } from '../json/strict-json.js'
 

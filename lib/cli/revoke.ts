@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { z } from 'zod'
+import * as z from 'zod'
 import { discoverEndpoint } from '../client/discover-endpoint.js'
 import { readTokenArg } from './token-arg.js'
 

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 
 /**
  * Client-side formatting of an AWS credentials token response (issued_token_type

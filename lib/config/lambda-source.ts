@@ -7,12 +7,12 @@ import { ConfigError } from '../errors.js'
 const MAX_CONFIG_BYTES = 1024 * 1024
 
 /**
- * Where a Lambda's config lives: `TESSERA_CONFIG` (default `tessera.yaml`); a relative path is
+ * Where a Lambda's config lives: `TESSERA_CONFIG` (default `tessera.json`, written by scripts/bundle.ts); a relative path is
  * resolved next to the function's bundle — `$LAMBDA_TASK_ROOT/<dir of _HANDLER>` on Lambda
  * (scripts/bundle.ts puts it at dist/<fn>/tessera.yaml), else the directory of this module.
  */
 export function lambdaConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  const name = env.TESSERA_CONFIG?.trim() || 'tessera.yaml'
+  const name = env.TESSERA_CONFIG?.trim() || 'tessera.json'
   if (isAbsolute(name)) return name
   const base =
     env.LAMBDA_TASK_ROOT && env._HANDLER

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { boundedDuration } from './duration.js'
 import { AwsEc2ProviderSchema } from './providers/aws-ec2.js'
 import { AwsIamProviderSchema } from './providers/aws-iam.js'

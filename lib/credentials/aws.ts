@@ -1,5 +1,5 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { VerifiedSubject } from '../assertion/types.js'
 import { awsClientConfig, withDeadline } from '../aws/retry.js'
 import type { AwsGrant } from '../config/schema.js'

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey } from 'node:crypto'
 import { DescribeKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms'
 import { calculateJwkThumbprint, type JWK } from 'jose'
-import { z } from 'zod'
+import * as z from 'zod'
 import { AWS_DEADLINE_MS, awsClientConfig, isTransientAwsError, withDeadline } from '../aws/retry.js'
 import type { SigningAlgorithm } from '../config/schema.js'
 import { TemporarilyUnavailable } from '../errors.js'

@@ -10,7 +10,7 @@ import {
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { calculateJwkThumbprint, type JWK } from 'jose'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { SigningAlgorithm } from '../config/schema.js'
 import type { Signer } from './signer.js'
 

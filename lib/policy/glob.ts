@@ -1,4 +1,4 @@
-import { RE2JS } from 're2js'
+import { regexEngine } from './regex-engine.js'
 
 /** A compiled string test; full-string, linear time. */
 export type StringTest = (value: string) => boolean
@@ -25,20 +25,29 @@ function hasSeparatorFrom(value: string, start: number): boolean {
   return false
 }
 
+/** Alternating literal / star tokens; `**` is tried before `*` so it is never split. */
+const globTokens = (pattern: string): string[] => pattern.split(/(\*\*|\*)/)
+
+/** Whether the glob needs the regex engine: a literal, `prefix*` or `prefix**` does not. */
+export function globNeedsRegexEngine(pattern: string): boolean {
+  const tokens = globTokens(pattern)
+  return !(tokens.length === 1 || (tokens.length === 3 && tokens[2] === ''))
+}
+
 /**
  * Compiles a valid glob (see globProblem) to a full-string test. Only `*` and `**` are special;
  * every other character, regex metacharacters included, is literal.
  */
 export function compileGlob(pattern: string): StringTest {
-  // Alternating literal / star tokens; `**` is tried before `*` so it is never split.
-  const tokens = pattern.split(/(\*\*|\*)/)
+  const tokens = globTokens(pattern)
   if (tokens.length === 1) return (value) => value === pattern
   const prefix = tokens[0] ?? ''
-  // The common shapes `prefix*` and `prefix**` need no regex engine.
+  // The common shapes `prefix*` and `prefix**` need no regex engine (globNeedsRegexEngine).
   if (tokens.length === 3 && tokens[2] === '') {
     if (tokens[1] === '**') return (value) => value.startsWith(prefix)
     return (value) => value.startsWith(prefix) && !hasSeparatorFrom(value, prefix.length)
   }
+  const RE2JS = regexEngine()
   let source = ''
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] ?? ''

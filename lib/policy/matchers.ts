@@ -1,6 +1,7 @@
-import { RE2JS } from 're2js'
+import type { RE2JS } from 're2js'
 import type { MatcherSpec } from '../config/schema.js'
-import { compileGlob, globProblem, type StringTest } from './glob.js'
+import { compileGlob, globNeedsRegexEngine, globProblem, type StringTest } from './glob.js'
+import { regexEngine } from './regex-engine.js'
 import type { MatcherKind, MismatchReason } from './types.js'
 
 /** Tests one claim value: undefined when it matches, otherwise why not. Never throws. */
@@ -78,14 +79,21 @@ function describeError(error: unknown): string {
 
 /** Compiles a regex for full matching only (RE2: linear time, no backreferences or lookaround). */
 export function compileRegex(pattern: string): StringTest | MatcherProblem {
+  const engine = regexEngine() // outside the try: a missing engine is a bug, not an invalid regex
   let re: RE2JS
   try {
-    re = RE2JS.compile(pattern)
+    re = engine.compile(pattern)
   } catch (error) {
     return { path: ['regex'], message: `invalid regex: ${describeError(error)}` }
   }
   // matches() anchors both ends of the whole pattern, so `a|b` means ^(?:a|b)$, never half-anchored.
   return (value) => re.matches(value)
+}
+
+/** Whether compiling the matcher needs the regex engine (see lib/policy/regex-engine.ts). */
+export function matcherNeedsRegexEngine(spec: MatcherSpec): boolean {
+  if (isScalar(spec) || Array.isArray(spec)) return false
+  return 'glob' in spec ? globNeedsRegexEngine(spec.glob) : true
 }
 
 /** Compiles one configured matcher, or explains why it is invalid. */

@@ -7,7 +7,7 @@ import {
   PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb'
-import { z } from 'zod'
+import * as z from 'zod'
 import { awsClientConfig, withDeadline } from '../aws/retry.js'
 import {
   type AttrValue,

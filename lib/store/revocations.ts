@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { type StateItem, type StateTable, StoreUnavailable } from './types.js'
 
 /** What `/revoke` names: one token, everything of one subject at one provider, or everything of one policy. */

@@ -7,16 +7,16 @@ import { ConfigError } from '../../lib/errors.js'
 
 const root = mkdtempSync(join(tmpdir(), 'tessera-lambda-'))
 mkdirSync(join(root, 'dist', 'token'), { recursive: true })
-writeFileSync(join(root, 'dist', 'token', 'tessera.yaml'), 'issuer: https://sts.example.com\n')
+writeFileSync(join(root, 'dist', 'token', 'tessera.json'), '{"issuer":"https://sts.example.com"}\n')
 writeFileSync(join(root, 'other.yaml'), 'issuer: https://other.example.com\n')
 writeFileSync(join(root, 'huge.yaml'), Buffer.alloc(1024 * 1024 + 1, 0x20))
 const lambda = { LAMBDA_TASK_ROOT: root, _HANDLER: 'dist/token/index.handler' }
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 describe('readLambdaConfigText', () => {
-  it('reads tessera.yaml next to the function bundle by default', async () => {
+  it('reads tessera.json (written by scripts/bundle.ts) next to the function bundle by default', async () => {
     const { file, text } = await readLambdaConfigText(lambda)
-    expect(file).toBe(join(root, 'dist', 'token', 'tessera.yaml'))
+    expect(file).toBe(join(root, 'dist', 'token', 'tessera.json'))
     expect(text).toContain('sts.example.com')
   })
 
@@ -52,9 +52,9 @@ describe('readLambdaConfigText', () => {
     expect((err as ConfigError).message).toMatch(/larger than/)
   })
 
-  it('a blank TESSERA_CONFIG falls back to tessera.yaml', () => {
+  it('a blank TESSERA_CONFIG falls back to tessera.json', () => {
     expect(lambdaConfigPath({ ...lambda, TESSERA_CONFIG: '  ' })).toBe(
-      join(root, 'dist', 'token', 'tessera.yaml'),
+      join(root, 'dist', 'token', 'tessera.json'),
     )
   })
 })

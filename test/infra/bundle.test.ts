@@ -37,6 +37,7 @@ process.stdout.write(JSON.stringify(await handler(event, { awsRequestId: 'req1' 
       PATH: process.env.PATH,
       LAMBDA_TASK_ROOT: root,
       _HANDLER: 'jwks/index.handler',
+      TESSERA_CONFIG: 'tessera.yaml',
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'AKIDTESTTESSERA',
       AWS_SECRET_ACCESS_KEY: 'test-secret',
