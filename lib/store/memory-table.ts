@@ -1,11 +1,15 @@
 import type { AttrValue, StateItem, StateTable, WriteCondition } from './types.js'
 
+/** A partition: most (replay keys, nonces) hold one item, stored bare to save a Map per entry. */
+type Partition = StateItem | Map<string, StateItem>
+const NO_ATTRS: Readonly<Record<string, AttrValue>> = Object.freeze({})
+
 /**
  * In-process StateTable with the same semantics as the DynamoDB one (conditional writes,
  * expired = absent). State is per process: fine for `tessera serve` and tests, not for Lambda.
  */
 export class MemoryTable implements StateTable {
-  readonly #items = new Map<string, Map<string, StateItem>>()
+  readonly #items = new Map<string, Partition>()
   #writes = 0
   /** Items held (expired ones included until swept); kept as a counter so a write stays O(1). */
   #count = 0
@@ -17,26 +21,20 @@ export class MemoryTable implements StateTable {
   ) {}
 
   async put(item: StateItem, condition?: WriteCondition): Promise<boolean> {
-    const current = this.#live(item.pk, item.sk)
-    if (condition && !holds(current, condition)) return false
-    const isNew = !this.#items.get(item.pk)?.has(item.sk)
-    if (isNew && this.#count >= this.maxItems) {
+    const existing = this.#find(item.pk, item.sk)
+    if (condition && !holds(this.#alive(existing), condition)) return false
+    if (!existing && this.#count >= this.maxItems) {
       this.#sweep()
       if (this.#count >= this.maxItems) throw new Error('memory store is full')
     }
-    let partition = this.#items.get(item.pk)
-    if (!partition) {
-      partition = new Map()
-      this.#items.set(item.pk, partition)
-    }
-    if (!partition.has(item.sk)) this.#count++
-    partition.set(item.sk, { ...item, attrs: { ...item.attrs } })
+    const attrs = Object.keys(item.attrs).length === 0 ? NO_ATTRS : { ...item.attrs }
+    this.#store({ pk: item.pk, sk: item.sk, expiresAt: item.expiresAt, attrs })
     if (++this.#writes % 4096 === 0) this.#sweep()
     return true
   }
 
   async get(pk: string, sk: string): Promise<StateItem | undefined> {
-    return this.#live(pk, sk)
+    return this.#alive(this.#find(pk, sk))
   }
 
   async delete(
@@ -44,19 +42,18 @@ export class MemoryTable implements StateTable {
     sk: string,
     condition?: { ifMatch: Readonly<Record<string, AttrValue>> },
   ): Promise<boolean> {
-    const current = this.#live(pk, sk)
+    const current = this.#alive(this.#find(pk, sk))
     if (condition && !holds(current, condition)) return false
-    const deleted = this.#items.get(pk)?.delete(sk) ?? false
-    if (deleted) this.#count--
-    return deleted
+    // Like DynamoDB's answer to the caller: true only when a live item went away.
+    return this.#remove(pk, sk) && current !== undefined
   }
 
   async query(pk: string): Promise<StateItem[]> {
     const partition = this.#items.get(pk)
     if (!partition) return []
-    const now = this.nowSeconds()
-    return [...partition.values()]
-      .filter((i) => i.expiresAt === undefined || i.expiresAt > now)
+    const items = partition instanceof Map ? [...partition.values()] : [partition]
+    return items
+      .filter((i) => this.#alive(i) !== undefined)
       .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0))
   }
 
@@ -65,20 +62,58 @@ export class MemoryTable implements StateTable {
     return this.#count
   }
 
-  #live(pk: string, sk: string): StateItem | undefined {
-    const item = this.#items.get(pk)?.get(sk)
-    if (!item) return undefined
-    if (item.expiresAt !== undefined && item.expiresAt <= this.nowSeconds()) return undefined
+  #alive(item: StateItem | undefined): StateItem | undefined {
+    if (!item || (item.expiresAt !== undefined && item.expiresAt <= this.nowSeconds())) return undefined
     return item
+  }
+
+  #find(pk: string, sk: string): StateItem | undefined {
+    const partition = this.#items.get(pk)
+    if (partition instanceof Map) return partition.get(sk)
+    return partition?.sk === sk ? partition : undefined
+  }
+
+  #store(item: StateItem): void {
+    const partition = this.#items.get(item.pk)
+    if (partition === undefined) {
+      this.#items.set(item.pk, item)
+      this.#count++
+    } else if (partition instanceof Map) {
+      if (!partition.has(item.sk)) this.#count++
+      partition.set(item.sk, item)
+    } else if (partition.sk === item.sk) {
+      this.#items.set(item.pk, item)
+    } else {
+      this.#items.set(
+        item.pk,
+        new Map([
+          [partition.sk, partition],
+          [item.sk, item],
+        ]),
+      )
+      this.#count++
+    }
+  }
+
+  #remove(pk: string, sk: string): boolean {
+    const partition = this.#items.get(pk)
+    if (partition instanceof Map) {
+      if (!partition.delete(sk)) return false
+      if (partition.size === 0) this.#items.delete(pk)
+    } else if (partition?.sk === sk) {
+      this.#items.delete(pk)
+    } else return false
+    this.#count--
+    return true
   }
 
   #sweep(): void {
     const now = this.nowSeconds()
+    const expired = (i: StateItem) => i.expiresAt !== undefined && i.expiresAt <= now
     for (const [pk, partition] of this.#items) {
-      for (const [sk, item] of partition) {
-        if (item.expiresAt !== undefined && item.expiresAt <= now && partition.delete(sk)) this.#count--
-      }
-      if (partition.size === 0) this.#items.delete(pk)
+      if (partition instanceof Map) {
+        for (const [sk, item] of partition) if (expired(item)) this.#remove(pk, sk)
+      } else if (expired(partition)) this.#remove(pk, partition.sk)
     }
   }
 }

@@ -37,3 +37,41 @@ describe('MemoryTable bounds', () => {
     expect(t.size).toBe(1)
   })
 })
+
+describe('MemoryTable partitions (one bare item, or a map once a second sort key arrives)', () => {
+  it('grows a partition from one item to several and back, query always complete and sorted', async () => {
+    const t = new MemoryTable(() => 1000)
+    await t.put({ pk: 'p', sk: 'b', attrs: { v: 1 } })
+    expect(await t.query('p')).toMatchObject([{ sk: 'b' }])
+    await t.put({ pk: 'p', sk: 'a', attrs: { v: 2 } })
+    await t.put({ pk: 'p', sk: 'c', expiresAt: 999, attrs: {} })
+    expect((await t.query('p')).map((i) => i.sk)).toEqual(['a', 'b'])
+    expect(t.size).toBe(3)
+    expect(await t.delete('p', 'a')).toBe(true)
+    expect(await t.delete('p', 'c')).toBe(false) // expired: not a live item
+    expect(await t.get('p', 'b')).toMatchObject({ attrs: { v: 1 } })
+    expect(await t.delete('p', 'b')).toBe(true)
+    expect(await t.query('p')).toEqual([])
+    expect(t.size).toBe(0)
+  })
+
+  it('a single-item partition never answers for another sort key', async () => {
+    const t = new MemoryTable(() => 1000)
+    await t.put({ pk: 'p', sk: 'x', attrs: {} })
+    expect(await t.get('p', 'y')).toBeUndefined()
+    expect(await t.delete('p', 'y')).toBe(false)
+    expect(await t.put({ pk: 'p', sk: 'y', attrs: {} }, { ifAbsent: true })).toBe(true)
+    expect(await t.put({ pk: 'p', sk: 'x', attrs: {} }, { ifAbsent: true })).toBe(false)
+  })
+
+  it('ifMatch compares current attributes; a stored item is a copy', async () => {
+    const t = new MemoryTable(() => 1000)
+    const attrs = { n: 1 }
+    await t.put({ pk: 'p', sk: 's', attrs })
+    attrs.n = 99
+    expect(await t.put({ pk: 'p', sk: 's', attrs: { n: 2 } }, { ifMatch: { n: 99 } })).toBe(false)
+    expect(await t.put({ pk: 'p', sk: 's', attrs: { n: 2 } }, { ifMatch: { n: 1 } })).toBe(true)
+    expect(await t.delete('p', 's', { ifMatch: { n: 1 } })).toBe(false)
+    expect(await t.delete('p', 's', { ifMatch: { n: 2 } })).toBe(true)
+  })
+})
