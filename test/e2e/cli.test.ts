@@ -99,6 +99,26 @@ describe('CLI: serve refuses a bad config and prints the problems', () => {
     expect(out.stderr).toMatch(/bad\.yaml:5:\d+: providers\[0\]\.issuer: issuer must use https/)
   })
 
+  it('refuses a config with policy lint errors and prints the findings', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'tessera-cli-'))
+    await writeFile(
+      join(cwd, 'broad.yaml'),
+      `issuer: https://sts.example.com
+providers:
+  - { name: gh, kind: oidc, preset: github-actions, audiences: [https://sts.example.com] }
+policies:
+  - name: anyone
+    provider: gh
+    match: { sub: { glob: "repo:**" } }
+    grant: { token: { audience: https://api.example.com } }
+`,
+    )
+    const out = await runCli(['serve', '--config', 'broad.yaml', '--port', '0'], { cwd })
+    expect(out.code).toBe(1)
+    expect(out.stderr).toContain('refusing to start')
+    expect(out.stderr).toMatch(/broad\.yaml:\d+:\d+: .*broad-subject/)
+  })
+
   it('unknown commands exit 2 with usage', async () => {
     const out = await runCli(['frobnicate'], { cwd: tmpdir() })
     expect(out.code).toBe(2)
