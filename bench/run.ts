@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     const inProcess = await runInProcess(broker, requests, { warm: 1500, maxMs: 2500 })
 
     log('6/7 scaling (policies, providers)')
-    const scaling = await runScaling(issuer, dir, requests, 700)
+    const scaling = await runScaling(issuer, dir, requests, 500)
 
     log('3/7 local HTTP: tessera serve')
     const server = await startTessera(issuer, dir)

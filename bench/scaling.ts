@@ -18,7 +18,7 @@ export const POLICY_STEPS = [1, 10, 100, 1000] as const
 export const PROVIDER_STEPS = [1, 10, 50] as const
 /** Policies configured during the provider sweep. */
 export const PROVIDER_SWEEP_POLICIES = 1000
-const ROUNDS = 3
+const ROUNDS = 5
 type Best = { perSecond: number; perCpuSecond: number; p99Ms: number }
 const WARM = 200
 

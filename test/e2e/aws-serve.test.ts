@@ -1,13 +1,12 @@
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../../lib/assertion/token-types.js'
 import { signedCallerIdentityToken } from '../../lib/client/aws-sigv4.js'
 import { type FakeSts, IAM_USER, LAMBDA_ROLE, type StsPrincipal, startFakeSts } from '../fakes/sts.js'
-import { runCli, startServe } from './cli-harness.js'
+import { freePort, runCli, startServe } from './cli-harness.js'
 
 // Black box (issue 5 "Done when"): `tessera serve` with an aws-iam provider and an aws grant, STS
 // played by the loopback fake; `tessera exchange --aws-iam` signs GetCallerIdentity with "a Lambda
@@ -30,14 +29,6 @@ let sts: FakeSts
 let cwd: string
 let url: string
 let child: ChildProcess
-
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => ok(port))
-    })
-  })
 
 function configText(base: string): string {
   return `issuer: ${base}

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 
 const BIN = resolve('bin/tessera.js')
@@ -39,6 +40,16 @@ export function startServe(args: string[], cwd: string, env: NodeJS.ProcessEnv =
     child.on('exit', () => {
       clearTimeout(timer)
       fail(new Error(`serve exited: ${err}`))
+    })
+  })
+}
+
+/** A free loopback port (for configs whose issuer URL must name the port before the server starts). */
+export function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => ok(port))
     })
   })
 }

@@ -1,13 +1,12 @@
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEV_ISSUER_KEY_FILE, signDevToken } from '../../lib/server/dev-issuer.js'
 import { startDynalite, type TestDynamo } from '../helpers/dynalite.js'
-import { runCli, startServe } from './cli-harness.js'
+import { freePort, runCli, startServe } from './cli-harness.js'
 
 // Black box: two `tessera serve` processes sharing one DynamoDB table (dynalite on loopback),
 // reached through AWS_ENDPOINT_URL_DYNAMODB, exactly as docs/operations.md describes.
@@ -17,14 +16,6 @@ let cwd: string
 let urlA: string
 let urlB: string
 const children: ChildProcess[] = []
-
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => ok(port))
-    })
-  })
 
 function configText(base: string, table: string): string {
   return `issuer: ${base}

@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
@@ -10,7 +9,7 @@ import { instanceAssertion } from '../../lib/client/instance.js'
 import { ACCOUNT, document, ec2Token, INSTANCE, pinned } from '../assertion/aws-ec2-fixture.js'
 import { type FakeImds, imdsCredentials, startFakeImds } from '../fakes/imds.js'
 import { type FakeSts, type StsPrincipal, startFakeSts, TESSERA_ROLE } from '../fakes/sts.js'
-import { runCli, startServe } from './cli-harness.js'
+import { freePort, runCli, startServe } from './cli-harness.js'
 
 // Black box (issue 8 §1 presence proof, §4 client): `tessera serve` with an aws-ec2 provider that
 // requires the caller identity; the fake IMDS serves a test-CA-signed rsa2048 document and the
@@ -38,14 +37,6 @@ let cwd: string
 let url: string
 let child: ChildProcess
 let profile: StsPrincipal = INSTANCE_PROFILE
-
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => ok(port))
-    })
-  })
 
 function configText(base: string): string {
   return `issuer: ${base}

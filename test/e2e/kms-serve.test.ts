@@ -1,12 +1,11 @@
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type KmsFake, startKmsFake } from '../fakes/kms.js'
-import { runCli, startServe } from './cli-harness.js'
+import { freePort, runCli, startServe } from './cli-harness.js'
 
 // Black box: `tessera serve` with signing.key.kms, AWS_ENDPOINT_URL_KMS at the loopback KMS fake.
 const SUB = 'repo:acme/app:ref:refs/heads/main'
@@ -15,14 +14,6 @@ let cwd: string
 let url: string
 let child: ChildProcess
 let env: NodeJS.ProcessEnv
-
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => ok(port))
-    })
-  })
 
 function configText(base: string, keyRef: string): string {
   return `issuer: ${base}
