@@ -1,4 +1,4 @@
-import { MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
+import { MethodNotAllowed, NotFound, TemporarilyUnavailable } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { type StateTable, StoreUnavailable } from '../store/types.js'
@@ -9,7 +9,10 @@ export interface NonceEndpointBroker {
   readonly table: StateTable
   /** Epoch milliseconds. */
   readonly now: () => number
-  readonly config: { readonly nonce: { readonly rateLimit: number } }
+  readonly config: {
+    readonly nonce: { readonly rateLimit: number }
+    readonly providers: readonly { readonly kind: string }[]
+  }
 }
 
 /**
@@ -17,6 +20,8 @@ export interface NonceEndpointBroker {
  * rate-limited per source address (`nonce.rateLimit` per minute, 429 + Retry-After beyond).
  */
 export async function nonceEndpoint(broker: NonceEndpointBroker, req: HttpRequest): Promise<HttpResponse> {
+  // Nonces only serve azure-imds assertions: without such a provider nobody may write to the store here.
+  if (!broker.config.providers.some((p) => p.kind === 'azure-imds')) throw new NotFound()
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
   const service = createNonceService(broker.table, {
     rateLimitPerMinute: broker.config.nonce.rateLimit,

@@ -7,11 +7,17 @@ import { type StateTable, StoreUnavailable } from '../../../lib/store/types.js'
 
 const NOW = Date.parse('2026-03-01T12:00:30Z')
 
-function call(table: StateTable, opts: { method?: string; ip?: string; rateLimit?: number } = {}) {
+function call(
+  table: StateTable,
+  opts: { method?: string; ip?: string; rateLimit?: number; kinds?: string[] } = {},
+) {
   const broker = {
     table,
     now: () => NOW,
-    config: { nonce: { rateLimit: opts.rateLimit ?? 120 } },
+    config: {
+      nonce: { rateLimit: opts.rateLimit ?? 120 },
+      providers: (opts.kinds ?? ['azure-imds']).map((kind) => ({ kind })),
+    },
   } as unknown as Broker
   const handler = makeHandler(async () => broker)
   const event = {
@@ -52,6 +58,14 @@ describe('POST /nonce handler', () => {
     expect(res.headers['Retry-After']).toBe('30')
     expect(JSON.parse(res.body).error).toBe('invalid_request')
     expect((await call(table, { rateLimit: 2, ip: '203.0.113.9' })).statusCode).toBe(200)
+  })
+
+  it('is not served (404, nothing stored) when no azure-imds provider is configured', async () => {
+    const table = new MemoryTable(() => Math.floor(NOW / 1000))
+    const res = await call(table, { kinds: ['oidc', 'aws-ec2'] })
+    expect(res.statusCode).toBe(404)
+    expect(JSON.parse(res.body).error).toBe('not_found')
+    expect(table.size).toBe(0)
   })
 
   it('refuses GET with 405', async () => {
