@@ -5,7 +5,6 @@ import { FetchFailure, fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-f
 import { parseJsonStrict } from '../json/strict-json.js'
 import { importJwk, pickKey, type VerificationKey } from './jwk-keys.js'
 
-
 /** Tunables; defaults are DESIGN "JWKS" (binding). Tests shorten the timeout. */
 export interface RemoteJwksOptions {
   /** Minimum spacing of network attempts outside the TTL schedule (unknown kid, after a failure). */
