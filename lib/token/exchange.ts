@@ -64,7 +64,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
         }),
       )
     ) {
-      throw new InvalidRequest('issuance for this subject is revoked').withDetail('revoked')
+      throw new InvalidRequest('issuance to this subject or by this policy is revoked').withDetail('revoked')
     }
     stage = decision.grant.kind === 'aws' ? 'sts' : 'kms'
     const { body, granted } = await mint(
