@@ -72,8 +72,13 @@ export class UnsupportedTokenType extends BrokerError {
 
 /** 401 (RFC 6750): missing or invalid bearer token on an authenticated endpoint. */
 export class InvalidToken extends BrokerError {
-  constructor(message: string) {
-    super('invalid_token', 401, message, true, { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
+  /** `challengeOnly`: no credentials were presented, so the challenge carries no error (RFC 6750 §3.1). */
+  constructor(message: string, opts: { challengeOnly?: boolean } = {}) {
+    super('invalid_token', 401, message, true, {
+      'WWW-Authenticate': opts.challengeOnly
+        ? 'Bearer realm="tessera"'
+        : 'Bearer realm="tessera", error="invalid_token"',
+    })
   }
 }
 

@@ -50,9 +50,11 @@ async function check(
 ): Promise<IssuedClaims> {
   const header = headers.authorization
   if (header === undefined || header === '')
-    throw new InvalidToken('an Authorization: Bearer token is required')
+    throw new InvalidToken('an Authorization: Bearer token is required', { challengeOnly: true })
   const match = BEARER.exec(header)
-  if (!match?.[1]) throw new InvalidToken('the Authorization header must use the Bearer scheme')
+  if (!match?.[1]) {
+    throw new InvalidToken('the Authorization header must use the Bearer scheme', { challengeOnly: true })
+  }
   let claims: IssuedClaims
   try {
     claims = await verifyIssuedToken(match[1], deps)

@@ -57,6 +57,7 @@ function activeBody(c: IssuedClaims): Record<string, unknown> {
     iat: c.iat,
     ...(c.nbf === undefined ? {} : { nbf: c.nbf }),
     jti: c.jti,
+    idp: c.idp,
     token_type: 'Bearer',
   }
 }

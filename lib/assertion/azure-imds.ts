@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, type KeyObject } from 'node:crypto'
 import * as z from 'zod'
 import type { AuditSink } from '../audit/types.js'
 import type { AzureImdsProviderConfig } from '../config/providers/azure-imds.js'
@@ -86,7 +86,7 @@ export function createAzureImdsVerifier(
       }
       if (leaf.keyUsage && !leaf.keyUsage.digitalSignature)
         throw new InvalidRequest('the signer certificate may not sign')
-      verifySignerInfo(parts, leaf.x509.publicKey, {
+      verifySignerInfo(parts, publicKeyOf(leaf), {
         digests: ['sha256', 'sha384', 'sha512'],
         requireSignedAttrs: false,
         minRsaBits: 2048,
@@ -96,7 +96,8 @@ export function createAzureImdsVerifier(
         (p) =>
           leaf.commonNames.length === 1 &&
           p.signerNames.has((leaf.commonNames[0] as string).toLowerCase()) &&
-          buildChain(leaf, [...others, ...p.intermediates], p.roots, now) !== undefined,
+          // configured intermediates first: the candidate list is capped, and the blob is the caller's
+          buildChain(leaf, [...p.intermediates, ...others], p.roots, now) !== undefined,
       )
       if (trusting.length === 0) {
         throw new InvalidRequest(
@@ -203,4 +204,13 @@ export function parseAzureTime(text: string, field: string): number {
   }
   const offsetMs = (n(8) * 60 + n(9)) * 60_000 * (m[7] === '-' ? -1 : 1)
   return local - offsetMs
+}
+
+/** The certificate's key; a key OpenSSL cannot decode is the caller's malformed input, not a 500. */
+function publicKeyOf(cert: ParsedCertificate): KeyObject {
+  try {
+    return cert.x509.publicKey
+  } catch {
+    throw new InvalidRequest('the signer certificate carries an unusable public key')
+  }
 }

@@ -43,6 +43,16 @@ export function hashToken(token: string): string {
 }
 
 /** Splits a compact JWS into its three checked segments, refusing JWE and malformed text. */
+function isCanonicalBase64url(part: string): boolean {
+  const tail = part.length % 4
+  if (tail === 0) return true
+  // The last character carries 2 (tail 2) or 4 (tail 3) unused bits, which must be zero.
+  const last = B64URL.indexOf(part.charAt(part.length - 1))
+  return (last & (tail === 2 ? 0x0f : 0x03)) === 0
+}
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
 function splitCompact(token: string): [string, string, string] {
   if (token.length > MAX_TOKEN_LENGTH) {
     throw new InvalidRequest(`subject_token exceeds ${MAX_TOKEN_LENGTH} characters`)
@@ -53,8 +63,10 @@ function splitCompact(token: string): [string, string, string] {
   if (parts.length !== 3)
     throw new InvalidRequest('subject_token is not a signed JWT (three base64url segments)')
   for (const part of parts) {
-    // A length of 1 mod 4 cannot come from any byte string.
-    if (!SEGMENT.test(part) || part.length % 4 === 1) {
+    // A length of 1 mod 4 cannot come from any byte string. Non-canonical spellings (unused low
+    // bits set in the last character) decode to the same bytes: refusing them keeps one token one
+    // spelling, so a token-hash replay key cannot be dodged by re-spelling the signature.
+    if (!SEGMENT.test(part) || part.length % 4 === 1 || !isCanonicalBase64url(part)) {
       throw new InvalidRequest('subject_token is not a signed JWT (malformed base64url)')
     }
   }
@@ -200,9 +212,12 @@ export function createOidcVerifier(
     const claims = provider.gcp ? checkGcpInstance(config, alg, payload) : payload
     const replayExpiresAt = checked.exp + config.clockTolerance
     let replay: VerifiedSubject['replay']
-    // GCP tokens carry no jti worth trusting for uniqueness; the whole token is the single-use key.
+    // GCP tokens carry no jti: the signed content (not the signature's spelling) is the single-use key.
     if (config.replay === 'once' && provider.gcp)
-      replay = { key: `gcp:${config.name}:${tokenHash}`, expiresAt: replayExpiresAt }
+      replay = {
+        key: `gcp:${config.name}:${hashToken(`${headerPart}.${payloadPart}`)}`,
+        expiresAt: replayExpiresAt,
+      }
     else if (config.replay === 'once')
       replay = { key: `oidc:${config.name}:${checked.jti}`, expiresAt: replayExpiresAt }
 

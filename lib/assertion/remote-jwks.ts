@@ -45,17 +45,23 @@ export interface JwksSource {
 const DiscoverySchema = z.looseObject({ issuer: z.string(), jwks_uri: z.string() })
 const JwksSchema = z.looseObject({ keys: z.array(z.unknown()) })
 
-/** Checks a discovered jwks_uri with the config rule: https, or http on a loopback host; no credentials. */
-function assertFetchableUrl(text: string): void {
+/**
+ * Checks a discovered jwks_uri: https, no credentials; plain http on a loopback host only for an
+ * issuer that is itself plain-http loopback (local development), so a remote issuer's discovery
+ * document can never point Tessera at a local service (on Lambda, the runtime API).
+ */
+function assertFetchableUrl(text: string, issuer: string): void {
   let url: URL
   try {
     url = new URL(text)
   } catch {
     throw new FetchFailure('status', 'discovery jwks_uri is not an absolute URL')
   }
-  const loopbackHttp = url.protocol === 'http:' && isLoopbackHost(url.hostname)
+  const issuerUrl = new URL(issuer)
+  const localIssuer = issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname)
+  const loopbackHttp = url.protocol === 'http:' && isLoopbackHost(url.hostname) && localIssuer
   if ((url.protocol !== 'https:' && !loopbackHttp) || url.username || url.password) {
-    throw new FetchFailure('status', 'discovery jwks_uri must use https (http only on loopback hosts)')
+    throw new FetchFailure('status', 'discovery jwks_uri must use https (http only for a loopback issuer)')
   }
 }
 
@@ -196,7 +202,7 @@ export class RemoteJwksCache {
       if (doc.data.issuer !== source.issuer) {
         throw new FetchFailure('status', 'discovery document names another issuer')
       }
-      assertFetchableUrl(doc.data.jwks_uri)
+      assertFetchableUrl(doc.data.jwks_uri, source.issuer)
       entry.discovery = { value: doc.data.jwks_uri, fetchedAt: this.deps.now() }
       return doc.data.jwks_uri
     } catch (err) {

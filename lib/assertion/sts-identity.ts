@@ -28,9 +28,19 @@ export function xmlText(xml: string, name: string): string | undefined {
   const end = xml.indexOf(`</${name}>`, start)
   if (end === -1) return undefined
   const text = xml.slice(start, end)
-  // No markup, no entity references: values Tessera reads never need either.
-  return /[<>&]/.test(text) ? undefined : text
+  if (/[<>]/.test(text)) return undefined
+  // IAM paths may hold '&' (and '<', '>', quotes), which STS escapes: decode exactly the five
+  // predefined entities; any other reference (numeric, named, DTD) is refused.
+  let ok = true
+  const decoded = text.replace(/&([a-z]*);?/g, (ref, name: string) => {
+    const char = ref.endsWith(';') ? XML_ENTITIES[name] : undefined
+    if (char === undefined) ok = false
+    return char ?? ''
+  })
+  return ok ? decoded : undefined
 }
+
+const XML_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
 
 /** Refuses anything but plain elements and text (after an optional XML declaration). */
 function plainXml(xml: string): string | undefined {

@@ -163,6 +163,9 @@ export function isCurrent(cert: ParsedCertificate, now: number): boolean {
 }
 
 const MAX_CHAIN = 6
+/** A real attested-data blob carries the leaf and at most a couple of intermediates. */
+const MAX_INTERMEDIATES = 8
+const MAX_SIGNATURE_CHECKS = 32
 
 /**
  * Builds a path from `leaf` up to one of `roots` through `intermediates` (names compared as DER,
@@ -175,15 +178,32 @@ export function buildChain(
   roots: readonly ParsedCertificate[],
   now: number,
 ): ParsedCertificate[] | undefined {
+  // The certificates come from the caller: bound the work so a blob of look-alike CAs cannot make
+  // the search exponential. Each (issuer, child) signature is checked at most once, and at most
+  // MAX_SIGNATURE_CHECKS times in all; candidates beyond MAX_INTERMEDIATES are ignored.
+  const candidates = intermediates.slice(0, MAX_INTERMEDIATES)
+  const checked = new Map<string, boolean>()
+  let budget = MAX_SIGNATURE_CHECKS
+  const verified = (issuer: ParsedCertificate, child: ParsedCertificate): boolean => {
+    if (!issuer.subject.equals(child.issuer)) return false
+    const key = `${issuer.x509.fingerprint256}>${child.x509.fingerprint256}`
+    let ok = checked.get(key)
+    if (ok === undefined) {
+      if (budget-- <= 0) return false
+      ok = signs(issuer, child)
+      checked.set(key, ok)
+    }
+    return ok
+  }
   const search = (path: ParsedCertificate[]): ParsedCertificate[] | undefined => {
     const current = path[path.length - 1] as ParsedCertificate
     if (!isCurrent(current, now)) return undefined
     for (const root of roots) {
-      if (signs(root, current) && isCurrent(root, now)) return [...path, root]
+      if (verified(root, current) && isCurrent(root, now)) return [...path, root]
     }
     if (path.length >= MAX_CHAIN) return undefined
-    for (const next of intermediates) {
-      if (path.some((p) => p.der.equals(next.der)) || !signs(next, current)) continue
+    for (const next of candidates) {
+      if (path.some((p) => p.der.equals(next.der)) || !verified(next, current)) continue
       const found = search([...path, next])
       if (found) return found
     }

@@ -24,8 +24,10 @@ export async function discoverEndpoint(
     .object({ issuer: z.string(), [name]: z.string() })
     .safeParse(await res.json().catch(() => undefined))
   if (!meta.success) throw new Error(`${base}: metadata has no ${name}`)
-  if (meta.data.issuer !== base)
-    throw new Error(`${base}: metadata names another issuer (${meta.data.issuer})`)
+  const issuer = String(meta.data.issuer)
+  // An issuer may be published with a trailing slash; `base` never has one.
+  if (issuer.replace(/\/+$/, '') !== base)
+    throw new Error(`${base}: metadata names another issuer (${issuer})`)
   const endpoint = new URL(meta.data[name] as string)
   if (endpoint.origin !== new URL(base).origin) throw new Error(`${base}: ${name} is on another origin`)
   if (endpoint.protocol !== 'https:' && !isLoopbackHost(endpoint.hostname))

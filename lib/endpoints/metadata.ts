@@ -23,6 +23,8 @@ export function serverMetadata(broker: Broker): Record<string, unknown> {
     introspection_endpoint: endpointUrl(issuer, '/introspect'),
     revocation_endpoint: endpointUrl(issuer, '/revoke'),
     grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+    // RFC 8414 requires the member; Tessera has no authorization endpoint, so no response type.
+    response_types_supported: [],
     token_endpoint_auth_methods_supported: ['none'],
     scopes_supported: [...scopes].sort(),
     subject_token_types_supported: [...broker.verifiers.keys()].sort(),
@@ -33,18 +35,18 @@ export function serverMetadata(broker: Broker): Record<string, unknown> {
 
 /** GET /.well-known/oauth-authorization-server and /.well-known/openid-configuration. */
 export async function metadataEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET'])
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET', 'HEAD'])
   return jsonResponse(200, serverMetadata(broker), req.requestId, CACHEABLE)
 }
 
 /** GET /.well-known/jwks.json: the active key and any still-published previous keys. */
 export async function jwksEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET'])
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET', 'HEAD'])
   return jsonResponse(200, { keys: broker.keys.publicKeys }, req.requestId, CACHEABLE)
 }
 
 /** GET /healthz: liveness (the broker initialised: config, keys, verifiers). */
 export async function healthEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET'])
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET', 'HEAD'])
   return jsonResponse(200, { status: 'ok', issuer: broker.issuer }, req.requestId)
 }

@@ -11,11 +11,13 @@ export function jsonResponse(
   requestId: string,
   extraHeaders: Readonly<Record<string, string>> = {},
 ): HttpResponse {
+  // A response that sets its own caching (metadata, JWKS) does not also get the no-store pair.
+  const caching = 'Cache-Control' in extraHeaders ? {} : NO_STORE
   return {
     status,
     headers: {
       'Content-Type': 'application/json; charset=utf-8',
-      ...NO_STORE,
+      ...caching,
       'X-Request-Id': requestId,
       'X-Content-Type-Options': 'nosniff',
       ...extraHeaders,
@@ -29,11 +31,16 @@ export function errorResponse(err: unknown, requestId: string): HttpResponse {
   const e = err instanceof BrokerError ? err : undefined
   const status = e?.status ?? 500
   const code = e?.code ?? 'server_error'
-  const description = e?.expose ? e.message : 'internal error'
+  const description = describable(e?.expose ? e.message : 'internal error')
   return jsonResponse(
     status,
     { error: code, error_description: `${description} (request id: ${requestId})` },
     requestId,
     e?.headers ?? {},
   )
+}
+
+/** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E; anything else becomes '?'. */
+function describable(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?')
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { NotFound, PayloadTooLarge } from '../errors.js'
+import { InvalidRequest, NotFound, PayloadTooLarge } from '../errors.js'
 import type { HttpApiEvent, HttpApiResult } from '../http/api-gateway.js'
 import { MAX_BODY_BYTES } from '../http/form.js'
 import { errorResponse } from '../http/respond.js'
@@ -42,6 +42,22 @@ export async function startLocalServer(opts: {
   const server = createServer((req, res) => {
     void handle(req, res, routes, opts.extra)
   })
+  // Requests Node's parser rejects (bad Content-Length, header overflow…) still get the JSON error format.
+  server.on('clientError', (_err, socket) => {
+    if (!socket.writable) return socket.destroy()
+    const { status, headers, body } = errorResponse(
+      new InvalidRequest('malformed HTTP request'),
+      randomUUID(),
+    )
+    const head = Object.entries({
+      ...headers,
+      'Content-Length': String(Buffer.byteLength(body)),
+      Connection: 'close',
+    })
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n')
+    socket.end(`HTTP/1.1 ${status} Bad Request\r\n${head}\r\n\r\n${body}`)
+  })
   server.keepAliveTimeout = 65_000
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
@@ -71,7 +87,7 @@ async function handle(
   const requestId = randomUUID()
   try {
     const body = await readBody(req)
-    const url = new URL(req.url ?? '/', 'http://local')
+    const url = parseTarget(req.url)
     const event = toEvent(req, url, body, requestId)
     const handler = routes.get(url.pathname)
     if (handler) {
@@ -87,6 +103,18 @@ async function handle(
   }
 }
 
+/** Origin-form request targets only (`/path?query`); anything else is the client's error. */
+function parseTarget(target: string | undefined): { pathname: string; search: string } {
+  if (!target?.startsWith('/') || target.startsWith('//'))
+    throw new InvalidRequest('malformed request target')
+  const q = target.indexOf('?')
+  return q === -1
+    ? { pathname: target, search: '' }
+    : { pathname: target.slice(0, q), search: target.slice(q) }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0)
@@ -101,12 +129,23 @@ function readBody(req: IncomingMessage): Promise<string> {
         reject(new PayloadTooLarge(MAX_BODY_BYTES))
       } else chunks.push(chunk)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => {
+      try {
+        resolve(UTF8.decode(Buffer.concat(chunks)))
+      } catch {
+        reject(new InvalidRequest('the request body is not valid UTF-8'))
+      }
+    })
     req.on('error', reject)
   })
 }
 
-function toEvent(req: IncomingMessage, url: URL, body: string, requestId: string): HttpApiEvent {
+function toEvent(
+  req: IncomingMessage,
+  url: { pathname: string; search: string },
+  body: string,
+  requestId: string,
+): HttpApiEvent {
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(req.headers))
     if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v
@@ -123,7 +162,12 @@ function toEvent(req: IncomingMessage, url: URL, body: string, requestId: string
   }
 }
 
-function toLocalRequest(req: IncomingMessage, url: URL, body: string, requestId: string): HttpRequest {
+function toLocalRequest(
+  req: IncomingMessage,
+  url: { pathname: string; search: string },
+  body: string,
+  requestId: string,
+): HttpRequest {
   const headers: Record<string, string | undefined> = {}
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(',') : v
   return {

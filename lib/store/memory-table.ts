@@ -1,4 +1,4 @@
-import type { AttrValue, StateItem, StateTable, WriteCondition } from './types.js'
+import { type AttrValue, type StateItem, type StateTable, StoreUnavailable, type WriteCondition } from './types.js'
 
 /** A partition: most (replay keys, nonces) hold one item, stored bare to save a Map per entry. */
 type Partition = StateItem | Map<string, StateItem>
@@ -25,7 +25,7 @@ export class MemoryTable implements StateTable {
     if (condition && !holds(this.#alive(existing), condition)) return false
     if (!existing && this.#count >= this.maxItems) {
       this.#sweep()
-      if (this.#count >= this.maxItems) throw new Error('memory store is full')
+      if (this.#count >= this.maxItems) throw new StoreUnavailable('memory store is full')
     }
     const attrs = Object.keys(item.attrs).length === 0 ? NO_ATTRS : { ...item.attrs }
     this.#store({ pk: item.pk, sk: item.sk, expiresAt: item.expiresAt, attrs })

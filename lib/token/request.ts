@@ -1,5 +1,5 @@
 import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
-import { InvalidRequest, UnsupportedGrantType } from '../errors.js'
+import { InvalidRequest, InvalidScope, UnsupportedGrantType } from '../errors.js'
 import type { FormParams } from '../http/form.js'
 import type { GrantKind } from '../policy/types.js'
 
@@ -94,7 +94,7 @@ function parseScope(scope: string | undefined): string[] | undefined {
   if (scope === undefined) return undefined
   const tokens = scope.split(' ')
   if (tokens.length > 100 || !tokens.every((t) => SCOPE_TOKEN.test(t))) {
-    throw new InvalidRequest('scope must be space-separated scope tokens')
+    throw new InvalidScope('scope must be space-separated scope tokens')
   }
   return [...new Set(tokens)]
 }

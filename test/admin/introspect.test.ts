@@ -39,6 +39,7 @@ describe('introspect: token states', () => {
       iat: T0 / 1000,
       nbf: T0 / 1000,
       jti: jtiOf(token),
+      idp: 'gha',
       token_type: 'Bearer',
     })
   })

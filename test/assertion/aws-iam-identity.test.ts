@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { callerClaims, parseCallerIdentity, stsErrorCode } from '../../lib/assertion/sts-identity.js'
+import { callerClaims, parseCallerIdentity, stsErrorCode, xmlText } from '../../lib/assertion/sts-identity.js'
 
 const ARN = 'arn:aws:sts::111122223333:assumed-role/orders-fn-role/orders-fn'
 const doc = (result: string, extra = '') =>
@@ -113,5 +113,16 @@ describe('callerClaims', () => {
       userId: '111122223333',
     })
     expect(Object.keys(claims).sort()).toEqual(['account', 'arn', 'principal_id', 'sub'])
+  })
+})
+
+describe('xmlText: escaped characters in IAM paths', () => {
+  it('decodes the five predefined XML entities (an IAM path may contain &, <, >, quotes)', () => {
+    expect(xmlText('<Arn>arn:aws:iam::1:user/a&amp;b/&lt;x&gt;&quot;&apos;</Arn>', 'Arn')).toBe(
+      `arn:aws:iam::1:user/a&b/<x>"'`,
+    )
+  })
+  it.each(['&#38;', '&#x26;', '&foo;', '&amp', 'a & b', '&;'])('refuses any other reference: %s', (text) => {
+    expect(xmlText(`<Arn>${text}</Arn>`, 'Arn')).toBeUndefined()
   })
 })

@@ -54,7 +54,10 @@ describe('gcp-instance preset: accepted', () => {
     expect(subject).toMatchObject({ provider: 'gce', kind: 'oidc', issuer: 'https://accounts.google.com' })
     expect(subject.claims).toMatchObject(ENGINE)
     expect((subject.claims.google as { compute_engine: unknown }).compute_engine).toEqual(ENGINE)
-    expect(subject.replay).toEqual({ key: `gcp:gce:${sha256b64u(token)}`, expiresAt: now + 3600 + 30 })
+    expect(subject.replay).toEqual({
+      key: `gcp:gce:${sha256b64u(token.split('.').slice(0, 2).join('.'))}`,
+      expiresAt: now + 3600 + 30,
+    })
     expect(fx.fetched).toContain(GOOGLE_CERTS)
     expect(fx.issuer.hits('/.well-known/openid-configuration')).toBe(0)
   })
@@ -75,6 +78,16 @@ describe('gcp-instance preset: accepted', () => {
 })
 
 describe('gcp-instance preset: refused', () => {
+  it('refuses every non-canonical re-spelling of the signature (one token, one replay key)', async () => {
+    const token = await fx.issuer.sign(claims())
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const last = alphabet.indexOf(token.at(-1) as string)
+    // RS256-2048: 342 characters, so the last one carries 4 unused (zero) bits.
+    const variants = [1, 2, 3, 15].map((bits) => `${token.slice(0, -1)}${alphabet[last ^ bits]}`)
+    for (const v of variants) await refused(v, /malformed base64url/)
+    expect((await fx.verify(token)).replay?.key).toMatch(/^gcp:gce:/)
+  })
+
   it('refuses a service-account-signed token (its own iss), without any fetch', async () => {
     const before = fx.fetched.length
     const sa = generateTestKey('RS256')

@@ -263,3 +263,25 @@ describe('JWKS cache: bounds', () => {
     ).rejects.toBeInstanceOf(TemporarilyUnavailable)
   })
 })
+
+describe('JWKS cache: a remote issuer never points Tessera at a local service', () => {
+  it.each(['http://127.0.0.1:9001/2018-06-01/runtime/invocation/next', 'http://localhost/jwks'])(
+    'refuses a plain-http loopback jwks_uri (%s) from an https issuer, without fetching it',
+    async (uri) => {
+      const fetched: string[] = []
+      const cache = new RemoteJwksCache({
+        fetch: async (input) => {
+          fetched.push(String(input))
+          return new Response(JSON.stringify({ issuer: 'https://idp.example.com', jwks_uri: uri }), {
+            headers: { 'content-type': 'application/json' },
+          })
+        },
+        now: () => 0,
+      })
+      await expect(
+        cache.resolveKey({ issuer: 'https://idp.example.com', ttlSeconds: 600 }, 'RS256', 'k1'),
+      ).rejects.toBeInstanceOf(TemporarilyUnavailable)
+      expect(fetched).toEqual(['https://idp.example.com/.well-known/openid-configuration'])
+    },
+  )
+})

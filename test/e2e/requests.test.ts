@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   expectRejected,
@@ -72,7 +73,7 @@ describe('token endpoint request handling', () => {
     ],
     ['actor token with an OIDC subject', { actor_token: 'x', actor_token_type: JWT_TYPE }, 'invalid_request'],
     ['actor token without its type', { actor_token: 'x' }, 'invalid_request'],
-    ['malformed scope', { scope: 'a  b' }, 'invalid_request'],
+    ['malformed scope', { scope: 'a  b' }, 'invalid_scope'],
     ['resource that is not an absolute URI', { resource: 'not a uri' }, 'invalid_request'],
   ])('%s', async (_, extra, error) => {
     const before = h.minted()
@@ -175,5 +176,57 @@ describe('audit trail and metrics of the token endpoint', () => {
     expect(events).toHaveLength(1)
     expect(events[0]).toMatchObject({ event: 'token.denied', error: 'invalid_request' })
     expect(events[0]?.provider).toBeUndefined()
+  })
+})
+
+describe('local server: hostile HTTP', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await startHarness()
+  })
+  afterAll(() => h.close())
+
+  /** Sends raw bytes on a fresh connection and returns the raw response text. */
+  function raw(request: string | Buffer): Promise<string> {
+    const { port } = new URL(h.url)
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end(request))
+      let out = ''
+      socket.on('data', (d) => {
+        out += d
+      })
+      socket.on('end', () => resolve(out))
+      socket.on('error', reject)
+    })
+  }
+
+  it.each([
+    ['an absolute-form target with a broken host', 'GET http://[ HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['an absolute-form target with credentials', 'GET http://a:b@[::1/healthz HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a scheme-relative target', 'GET //evil/healthz HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a bad Content-Length', 'POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n'],
+  ])('%s gets a JSON 400 with a request id, never a 5xx', async (_, request) => {
+    const res = await raw(request)
+    expect(res).toMatch(/^HTTP\/1\.1 400 /)
+    expect(res).toMatch(/x-request-id: [\w-]+/i)
+    expect(res).toContain('"error":"invalid_request"')
+  })
+
+  it('a body that is not valid UTF-8 is a 400', async () => {
+    const body = Buffer.concat([Buffer.from('grant_type=x&subject_token='), Buffer.from([0xc3, 0x28])])
+    const head = `POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`
+    const res = await raw(Buffer.concat([Buffer.from(head), body]))
+    expect(res).toMatch(/^HTTP\/1\.1 400 /)
+    expect(res).toContain('not valid UTF-8')
+  })
+
+  it('error descriptions stay within the RFC 6749 character set', async () => {
+    const res = await fetch(`${h.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '%C3%BC%22%5C=a&%C3%BC%22%5C=b',
+    })
+    const { error_description } = (await res.json()) as { error_description: string }
+    expect(error_description).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/)
   })
 })
