@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { stateTableDefinition } from '../lib/store/table-definition.js'
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: '4567' }, table: { type: 'string', default: 'tessera-state' } },
@@ -19,20 +20,7 @@ const client = new DynamoDBClient({
   region: 'us-east-1',
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 })
-await client.send(
-  new CreateTableCommand({
-    TableName: values.table,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' },
-    ],
-  }),
-)
+await client.send(new CreateTableCommand(stateTableDefinition(values.table)))
 process.stderr.write(
   `dynalite on ${endpoint} with table ${values.table} (in memory; Ctrl-C to stop). In another shell:\n` +
     `  export AWS_ENDPOINT_URL_DYNAMODB=${endpoint} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n` +

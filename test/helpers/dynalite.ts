@@ -9,6 +9,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
 import { awsClientConfig } from '../../lib/aws/retry.js'
+import { stateTableDefinition } from '../../lib/store/table-definition.js'
 
 /** A dynalite server on loopback with Tessera's table (pk S HASH, sk S RANGE), reached through a TCP proxy. */
 export interface TestDynamo {
@@ -95,20 +96,7 @@ export async function startDynalite(opts: { table?: string } = {}): Promise<Test
 }
 
 async function createTable(client: DynamoDBClient, table: string): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  )
+  await client.send(new CreateTableCommand(stateTableDefinition(table)))
   for (let i = 0; i < 100; i++) {
     const out = await client.send(new DescribeTableCommand({ TableName: table }))
     if (out.Table?.TableStatus === 'ACTIVE') break
