@@ -1,4 +1,10 @@
-import { type AttrValue, type StateItem, type StateTable, StoreUnavailable, type WriteCondition } from './types.js'
+import {
+  type AttrValue,
+  type StateItem,
+  type StateTable,
+  StoreUnavailable,
+  type WriteCondition,
+} from './types.js'
 
 /** A partition: most (replay keys, nonces) hold one item, stored bare to save a Map per entry. */
 type Partition = StateItem | Map<string, StateItem>
