@@ -1,12 +1,12 @@
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../../lib/assertion/token-types.js'
 import { signedCallerIdentityToken } from '../../lib/client/aws-sigv4.js'
 import { type FakeSts, IAM_USER, LAMBDA_ROLE, type StsPrincipal, startFakeSts } from '../fakes/sts.js'
-import { freePort, runCli, startServe } from './cli-harness.js'
+import { runCli, serveConfig } from './cli-harness.js'
 
 // Black box (issue 5 "Done when"): `tessera serve` with an aws-iam provider and an aws grant, STS
 // played by the loopback fake; `tessera exchange --aws-iam` signs GetCallerIdentity with "a Lambda
@@ -104,15 +104,14 @@ async function exchangeHttp(
 beforeAll(async () => {
   sts = await startFakeSts()
   cwd = mkdtempSync(join(tmpdir(), 'tessera-aws-e2e-'))
-  const port = await freePort()
-  url = `http://127.0.0.1:${port}`
-  writeFileSync(join(cwd, 'tessera.yaml'), configText(url))
   // Tessera's own role: the TESSERA_ROLE keys the fake knows (vitest.config.ts env), no session token.
-  ;({ child } = await startServe(['--config', 'tessera.yaml', '--port', String(port)], cwd, {
-    AWS_ENDPOINT_URL_STS: sts.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'AKIDTESTTESSERA',
-    AWS_SECRET_ACCESS_KEY: 'test-secret',
+  ;({ url, child } = await serveConfig(cwd, configText, {
+    env: {
+      AWS_ENDPOINT_URL_STS: sts.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDTESTTESSERA',
+      AWS_SECRET_ACCESS_KEY: 'test-secret',
+    },
   }))
   sts.addPrincipal(OTHER_ROLE)
 }, 60_000)

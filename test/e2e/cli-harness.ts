@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 
 const BIN = resolve('bin/tessera.js')
 
@@ -52,4 +53,41 @@ export function freePort(): Promise<number> {
       s.close(() => ok(port))
     })
   })
+}
+
+/** Writes `configText(url)` to `<cwd>/<file>` for a free port and starts `tessera serve` with it. */
+export async function serveConfig(
+  cwd: string,
+  configText: (url: string) => string,
+  opts: { env?: NodeJS.ProcessEnv; args?: string[]; file?: string } = {},
+) {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const file = opts.file ?? 'tessera.yaml'
+  writeFileSync(join(cwd, file), configText(url))
+  const { child } = await startServe(
+    ['--config', file, '--port', String(port), ...(opts.args ?? [])],
+    cwd,
+    opts.env,
+  )
+  return { url, child }
+}
+
+/** POSTs an RFC 8693 exchange of a JWT subject token to `<base>/token`. */
+export async function postJwtExchange(
+  base: string,
+  subjectToken: string,
+  audience = 'https://api.example.com',
+) {
+  const res = await fetch(`${base}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: subjectToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      audience,
+    }),
+  })
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, string> }
 }

@@ -6,7 +6,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEV_ISSUER_KEY_FILE, signDevToken } from '../../lib/server/dev-issuer.js'
 import { startDynalite, type TestDynamo } from '../helpers/dynalite.js'
-import { freePort, runCli, startServe } from './cli-harness.js'
+import { freePort, postJwtExchange, runCli, startServe } from './cli-harness.js'
 
 // Black box: two `tessera serve` processes sharing one DynamoDB table (dynalite on loopback),
 // reached through AWS_ENDPOINT_URL_DYNAMODB, exactly as docs/operations.md describes.
@@ -51,19 +51,7 @@ const devToken = (sub = SUB) =>
     keyFile: join(cwd, DEV_ISSUER_KEY_FILE),
   })
 
-async function exchange(base: string, subjectToken: string, audience = 'https://api.example.com') {
-  const res = await fetch(`${base}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-      subject_token: subjectToken,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-      audience,
-    }),
-  })
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, string> }
-}
+const exchange = postJwtExchange
 
 async function adminCall(base: string, path: string, admin: string, form: Record<string, string>) {
   const res = await fetch(`${base}${path}`, {

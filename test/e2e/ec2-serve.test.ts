@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
@@ -9,7 +9,7 @@ import { instanceAssertion } from '../../lib/client/instance.js'
 import { ACCOUNT, document, ec2Token, INSTANCE, pinned } from '../assertion/aws-ec2-fixture.js'
 import { type FakeImds, imdsCredentials, startFakeImds } from '../fakes/imds.js'
 import { type FakeSts, type StsPrincipal, startFakeSts, TESSERA_ROLE } from '../fakes/sts.js'
-import { freePort, runCli, startServe } from './cli-harness.js'
+import { runCli, serveConfig } from './cli-harness.js'
 
 // Black box (issue 8 §1 presence proof, §4 client): `tessera serve` with an aws-ec2 provider that
 // requires the caller identity; the fake IMDS serves a test-CA-signed rsa2048 document and the
@@ -84,12 +84,8 @@ beforeAll(async () => {
     awsInstanceProfile: { role: 'fleet-role', body: () => imdsCredentials(profile) },
   })
   cwd = mkdtempSync(join(tmpdir(), 'tessera-ec2-e2e-'))
-  const port = await freePort()
-  url = `http://127.0.0.1:${port}`
-  writeFileSync(join(cwd, 'tessera.yaml'), configText(url))
-  ;({ child } = await startServe(['--config', 'tessera.yaml', '--port', String(port)], cwd, {
-    AWS_ENDPOINT_URL_STS: sts.endpoint,
-    AWS_REGION: 'us-east-1',
+  ;({ url, child } = await serveConfig(cwd, configText, {
+    env: { AWS_ENDPOINT_URL_STS: sts.endpoint, AWS_REGION: 'us-east-1' },
   }))
 }, 60_000)
 afterEach(() => {

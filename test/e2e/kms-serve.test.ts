@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type KmsFake, startKmsFake } from '../fakes/kms.js'
-import { freePort, runCli, startServe } from './cli-harness.js'
+import { postJwtExchange, runCli, serveConfig } from './cli-harness.js'
 
 // Black box: `tessera serve` with signing.key.kms, AWS_ENDPOINT_URL_KMS at the loopback KMS fake.
 const SUB = 'repo:acme/app:ref:refs/heads/main'
@@ -35,19 +35,7 @@ policies:
 `
 }
 
-async function exchange(subjectToken: string) {
-  const res = await fetch(`${url}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-      subject_token: subjectToken,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-      audience: 'https://api.example.com',
-    }),
-  })
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, string> }
-}
+const exchange = (subjectToken: string) => postJwtExchange(url, subjectToken)
 
 async function devToken(sub = SUB): Promise<string> {
   const r = await runCli(['dev-token', '--sub', sub, '--url', url], { cwd })
@@ -59,15 +47,11 @@ beforeAll(async () => {
   fake = await startKmsFake()
   fake.alias('alias/tessera-e2e', fake.createKey('ECC_NIST_P256'))
   cwd = mkdtempSync(join(tmpdir(), 'tessera-kms-e2e-'))
-  const port = await freePort()
-  url = `http://127.0.0.1:${port}`
-  writeFileSync(join(cwd, 'tessera.yaml'), configText(url, 'alias/tessera-e2e'))
   env = { AWS_ENDPOINT_URL_KMS: fake.endpoint, AWS_REGION: 'us-east-1' }
-  ;({ child } = await startServe(
-    ['--config', 'tessera.yaml', '--port', String(port), '--dev-issuer'],
-    cwd,
+  ;({ url, child } = await serveConfig(cwd, (base) => configText(base, 'alias/tessera-e2e'), {
     env,
-  ))
+    args: ['--dev-issuer'],
+  }))
 }, 60_000)
 afterEach(() => fake.reset())
 afterAll(async () => {
@@ -135,9 +119,10 @@ describe('tessera serve with a KMS signing key', () => {
 
   it('refuses to start with a KMS key that is not SIGN_VERIFY', async () => {
     fake.alias('alias/tessera-enc', fake.createKey('ECC_NIST_P256', { usage: 'ENCRYPT_DECRYPT' }))
-    const port = await freePort()
-    writeFileSync(join(cwd, 'bad.yaml'), configText(`http://127.0.0.1:${port}`, 'alias/tessera-enc'))
-    const err = await startServe(['--config', 'bad.yaml', '--port', String(port)], cwd, env).then(
+    const err = await serveConfig(cwd, (base) => configText(base, 'alias/tessera-enc'), {
+      env,
+      file: 'bad.yaml',
+    }).then(
       ({ child: c }) => {
         c.kill()
         return undefined
