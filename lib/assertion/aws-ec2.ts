@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import * as z from 'zod'
 import type { AuditSink } from '../audit/types.js'
 import type { AwsEc2ProviderConfig } from '../config/providers/aws-ec2.js'
@@ -8,6 +7,7 @@ import { parseJsonStrict } from '../json/strict-json.js'
 import { type StateTable, StoreUnavailable } from '../store/types.js'
 import { AWS_RSA2048_CERTIFICATES } from './aws-certificates.js'
 import { decodeBase64Strict, parseSignedData, verifySignerInfo } from './cms.js'
+import { tokenHash } from './token-hash.js'
 import { TokenTypes } from './token-types.js'
 import type { AssertionInput, AssertionVerifier, VerifiedSubject } from './types.js'
 import { isNamedBy, type ParsedCertificate, parsePemCertificates } from './x509.js'
@@ -110,7 +110,7 @@ export function createAwsEc2Verifier(
         issuer: `ec2.${region}.amazonaws.com`,
         sub: document.instanceId,
         claims,
-        tokenHash: createHash('sha256').update(input.subjectToken).digest('base64url'),
+        tokenHash: tokenHash(input.subjectToken),
       } satisfies VerifiedSubject
     },
   }

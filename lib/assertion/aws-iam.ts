@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import type { AwsIamProviderConfig } from '../config/providers/aws-iam.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
 import { checkSignedRequest, decodeSignedRequest } from './sigv4-request.js'
 import { createStsForwarder, type StsForwardOptions } from './sts-forward.js'
 import { arnPartition, callerClaims, parseCallerIdentity, stsErrorCode } from './sts-identity.js'
+import { tokenHash } from './token-hash.js'
 import { TokenTypes } from './token-types.js'
 import type { AssertionInput, AssertionVerifier, VerifiedSubject } from './types.js'
 
@@ -90,7 +90,7 @@ export function createAwsIamVerifier(
         issuer: checked.host,
         sub: identity.arn,
         claims: callerClaims(identity),
-        tokenHash: createHash('sha256').update(input.subjectToken, 'utf8').digest('base64url'),
+        tokenHash: tokenHash(input.subjectToken),
       }
     },
   }

@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import * as z from 'zod'
 import type { AuditSink } from '../audit/types.js'
 import type { AzureImdsProviderConfig } from '../config/providers/azure-imds.js'
@@ -8,6 +8,7 @@ import { parseJsonStrict } from '../json/strict-json.js'
 import { type StateTable, StoreUnavailable } from '../store/types.js'
 import { AZURE_ROOT_CERTIFICATES } from './azure-roots.js'
 import { decodeBase64Strict, parseSignedData, verifySignerInfo } from './cms.js'
+import { tokenHash } from './token-hash.js'
 import { TokenTypes } from './token-types.js'
 import type { AssertionVerifier, VerifiedSubject } from './types.js'
 import {
@@ -144,7 +145,7 @@ export function createAzureImdsVerifier(
         issuer: leaf.commonNames[0] as string,
         sub: document.vmId,
         claims,
-        tokenHash: createHash('sha256').update(token).digest('base64url'),
+        tokenHash: tokenHash(token),
         expiresAt: Math.floor(expiresOn / 1000),
       } satisfies VerifiedSubject
     },

@@ -1,10 +1,11 @@
-import { constants, createHash, type KeyObject, verify } from 'node:crypto'
+import { constants, type KeyObject, verify } from 'node:crypto'
 import type { OidcProviderConfig } from '../config/providers/oidc.js'
 import { InvalidRequest } from '../errors.js'
 import { parseJsonStrict } from '../json/strict-json.js'
 import { checkGcpInstance, isGcpInstanceProvider } from './gcp-instance.js'
 import { checkJwtClaims } from './jwt-claims.js'
 import { type JwksSource, RemoteJwksCache, type RemoteJwksOptions } from './remote-jwks.js'
+import { tokenHash } from './token-hash.js'
 import { TokenTypes } from './token-types.js'
 import type { AssertionInput, AssertionVerifier, VerifiedSubject } from './types.js'
 
@@ -35,11 +36,6 @@ interface Provider {
   readonly source: JwksSource
   readonly audiences: readonly string[]
   readonly gcp: boolean
-}
-
-/** base64url of SHA-256: the only form in which a raw token is ever kept. */
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
 }
 
 /** Splits a compact JWS into its three checked segments, refusing JWE and malformed text. */
@@ -208,14 +204,14 @@ export function createOidcVerifier(
       maxTokenAge: config.maxTokenAge,
       requireJti: config.replay === 'once' && !provider.gcp,
     })
-    const tokenHash = hashToken(token)
+    const hash = tokenHash(token)
     const claims = provider.gcp ? checkGcpInstance(config, alg, payload) : payload
     const replayExpiresAt = checked.exp + config.clockTolerance
     let replay: VerifiedSubject['replay']
     // GCP tokens carry no jti: the signed content (not the signature's spelling) is the single-use key.
     if (config.replay === 'once' && provider.gcp)
       replay = {
-        key: `gcp:${config.name}:${hashToken(`${headerPart}.${payloadPart}`)}`,
+        key: `gcp:${config.name}:${tokenHash(`${headerPart}.${payloadPart}`)}`,
         expiresAt: replayExpiresAt,
       }
     else if (config.replay === 'once')
@@ -227,7 +223,7 @@ export function createOidcVerifier(
       issuer: iss,
       sub: checked.sub,
       claims,
-      tokenHash,
+      tokenHash: hash,
       expiresAt: checked.exp,
       ...(replay ? { replay } : {}),
     }

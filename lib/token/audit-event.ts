@@ -1,13 +1,7 @@
-import { createHash } from 'node:crypto'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { AuditEvent } from '../audit/types.js'
 import { BrokerError } from '../errors.js'
 import type { PolicyTrace } from '../policy/types.js'
-
-/** base64url SHA-256 of a presented token: the only form in which a token is ever logged. */
-export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
-}
 
 /** Per policy, why it did not apply: names of failed claims and matcher kinds, never patterns or values. */
 export function summariseTrace(trace: readonly PolicyTrace[]): unknown[] {

@@ -1,3 +1,4 @@
+import { tokenHash } from '../assertion/token-hash.js'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import { mintAccessToken } from '../credentials/access-token.js'
@@ -17,7 +18,7 @@ import { evaluate } from '../policy/evaluate.js'
 import type { Decision, ResolvedGrant } from '../policy/types.js'
 import { consumeOnce } from '../store/replay.js'
 import { StoreUnavailable } from '../store/types.js'
-import { type ExchangeOutcome, exchangeEvent, tokenHash } from './audit-event.js'
+import { type ExchangeOutcome, exchangeEvent } from './audit-event.js'
 import { parseTokenRequest, REPEATABLE, type TokenRequest } from './request.js'
 
 /** POST /token: RFC 8693 token exchange. Verify → replay → policy → mint → audit; every path audited once. */
