@@ -77,12 +77,12 @@ beforeAll(async () => {
     env: offlineEnv,
     timeout: 90_000,
   })
-  const [a, b, c, d] = await Promise.all([
-    packageWith(`assumableRoleArns=${ROLES.join(',')}`),
-    packageWith('assumableRoleArns=none'),
-    packageWith(undefined),
-    packageWith('assumableRoleArns=arn:aws:iam::111122223333:role/*'),
-  ])
+  // One at a time: osls stages every package in the service's own .serverless/ directory and
+  // deletes it afterwards, so concurrent runs in one checkout race on that directory.
+  const a = await packageWith(`assumableRoleArns=${ROLES.join(',')}`)
+  const b = await packageWith('assumableRoleArns=none')
+  const c = await packageWith(undefined)
+  const d = await packageWith('assumableRoleArns=arn:aws:iam::111122223333:role/*')
   if (!a.ok || !b.ok) throw new Error(`osls package failed:\n${a.out}\n${b.out}`)
   withRoles = template(a.dir)
   withoutRoles = template(b.dir)
