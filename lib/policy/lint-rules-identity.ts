@@ -96,3 +96,23 @@ export const nameWithoutIdRule: PolicyRule = (ctx) => {
   }
   return findings
 }
+
+/**
+ * The EC2 presence proof checks that the caller's session is named after the instance id, and any
+ * principal that may assume some role in the account can name its session that way. Only the role
+ * tells the instance profile apart, so a policy relying on the proof should pin it.
+ */
+export const presenceRoleUnpinnedRule: PolicyRule = (ctx) => {
+  const { provider, policy } = ctx
+  if (provider.kind !== 'aws-ec2' || !provider.binding.requireCallerIdentity) return []
+  if (policy.match.role !== undefined) return []
+  return [
+    {
+      rule: 'presence-role-unpinned',
+      severity: 'warning',
+      message: `policy "${policy.name}" relies on provider "${provider.name}"'s presence proof but does not pin role: a session of any role in the account, named after the instance id, passes the proof`,
+      hint: 'add role: <the instance profile role name>',
+      path: ['policies', ctx.index, 'match'],
+    },
+  ]
+}

@@ -11,7 +11,7 @@ import {
   type RawFinding,
 } from './lint-rules-context.js'
 import { overlappingGrantRule, ttlRule } from './lint-rules-grant.js'
-import { identityUnpinnedRule, nameWithoutIdRule } from './lint-rules-identity.js'
+import { identityUnpinnedRule, nameWithoutIdRule, presenceRoleUnpinnedRule } from './lint-rules-identity.js'
 import { audienceRule, tenantUnpinnedRule } from './lint-rules-provider.js'
 import { broadSubjectRule, githubSubFormsRule } from './lint-rules-subject.js'
 import { PolicyCompileError } from './types.js'
@@ -31,6 +31,7 @@ const POLICY_RULES: readonly PolicyRule[] = [
   identityUnpinnedRule,
   broadSubjectRule,
   nameWithoutIdRule,
+  presenceRoleUnpinnedRule,
   githubSubFormsRule,
   unknownClaimRule,
   claimTypeRule,

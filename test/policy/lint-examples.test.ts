@@ -46,6 +46,7 @@ describe('documented examples', () => {
       'identity-unpinned',
       'broad-subject',
       'name-without-id',
+      'presence-role-unpinned',
       'github-pull-request',
       'github-any-environment',
       'audience-missing',

@@ -24,6 +24,12 @@ export const PROVIDERS = {
   generic: { name: 'idp', kind: 'oidc', issuer: 'https://idp.example.com', audiences: [ISSUER] },
   awsIam: { name: 'iam', kind: 'aws-iam', accounts: ['111122223333'] },
   awsEc2: { name: 'ec2', kind: 'aws-ec2', accounts: ['111122223333'] },
+  awsEc2Proof: {
+    name: 'ec2-proof',
+    kind: 'aws-ec2',
+    accounts: ['111122223333'],
+    binding: { requireCallerIdentity: true },
+  },
   azureImds: { name: 'vm', kind: 'azure-imds', subscriptions: ['0b1f6471-1bf0-4dda-aec3-111122223333'] },
 } as const
 

@@ -41,6 +41,35 @@ describe('identity-unpinned', () => {
   })
 })
 
+describe('presence-role-unpinned', () => {
+  it('warns when a policy relies on the EC2 presence proof without pinning role', () => {
+    const f = only('presence-role-unpinned', lintPolicies(policy('p', 'awsEc2Proof', { image_id: 'ami-1' })))
+    expect(codes(f)).toEqual(['warning:presence-role-unpinned'])
+    expect(f[0]?.message).toContain('named after the instance id')
+    expect(f[0]?.path).toEqual(['policies', 0, 'match'])
+  })
+
+  it('warns even when instance_id is pinned (the proof, not the document, is what role guards)', () => {
+    const f = lintPolicies(policy('p', 'awsEc2Proof', { instance_id: 'i-0123456789abcdef0' }))
+    expect(codes(only('presence-role-unpinned', f))).toEqual(['warning:presence-role-unpinned'])
+  })
+
+  it('is clean with role pinned, by exact value or by a list', () => {
+    for (const role of ['fleet-role', ['fleet-role', 'batch-role']]) {
+      expect(only('presence-role-unpinned', lintPolicies(policy('p', 'awsEc2Proof', { role })))).toEqual([])
+    }
+  })
+
+  it('does not apply without the presence proof, nor to other kinds', () => {
+    expect(
+      only('presence-role-unpinned', lintPolicies(policy('p', 'awsEc2', { image_id: 'ami-1' }))),
+    ).toEqual([])
+    expect(
+      only('presence-role-unpinned', lintPolicies(policy('p', 'awsIam', { account: '111122223333' }))),
+    ).toEqual([])
+  })
+})
+
 describe('broad-subject', () => {
   const broad = (match: Record<string, unknown>, provider: Parameters<typeof policy>[1] = 'github') =>
     only('broad-subject', lintPolicies(policy('p', provider, match)))
