@@ -151,6 +151,7 @@ async function presenceProofVerifier(
       kind: 'aws-iam' as const,
       accounts: p.accounts,
       clockTolerance: p.clockTolerance,
+      replay: 'once' as const,
       ...(p.serverIdHeader ? { serverIdHeader: p.serverIdHeader } : {}),
     })),
     { now },

@@ -79,8 +79,12 @@ export function createAwsEc2Verifier(
       }
       const binding = provider.config.binding
       let nonce: string | undefined
+      let replay: VerifiedSubject['replay']
       if (binding.requireCallerIdentity) {
-        claims.role = await provePresence(deps.awsIam as AssertionVerifier, input, document)
+        const proof = await provePresence(deps.awsIam as AssertionVerifier, input, document)
+        claims.role = proof.role
+        // The proof is a signed request STS honours for 5 minutes: the exchange consumes it once.
+        replay = proof.replay
         nonce = input.params.get('nonce')
       } else {
         if (input.actorTokenType !== TokenTypes.instanceNonce) {
@@ -111,6 +115,7 @@ export function createAwsEc2Verifier(
         sub: document.instanceId,
         claims,
         tokenHash: tokenHash(input.subjectToken),
+        ...(replay ? { replay } : {}),
       } satisfies VerifiedSubject
     },
   }
@@ -208,12 +213,12 @@ function parseDocument(content: Buffer): IdentityDocument {
 
 const SESSION_ARN = /^arn:aws[a-z-]*:sts::(\d{12}):assumed-role\/([\w+=,.@-]{1,64})\/([\w+=,.@-]{1,64})$/
 
-/** Checks the instance-profile credentials' caller identity; returns the role name. */
+/** Checks the instance-profile credentials' caller identity; returns the role name and the proof's replay key. */
 async function provePresence(
   awsIam: AssertionVerifier,
   input: AssertionInput,
   document: IdentityDocument,
-): Promise<string> {
+): Promise<{ role: string; replay: VerifiedSubject['replay'] }> {
   if (input.actorTokenType !== TokenTypes.awsSigv4 || !input.actorToken) {
     throw new InvalidRequest(
       `this provider requires a presence proof: a signed sts:GetCallerIdentity as actor_token with actor_token_type=${TokenTypes.awsSigv4}, and the instance nonce in the \`nonce\` parameter`,
@@ -232,7 +237,7 @@ async function provePresence(
       'the presence proof must come from the instance profile of this instance (assumed-role session named after the instance id, same account)',
     )
   }
-  return m[2] as string
+  return { role: m[2] as string, replay: caller.replay }
 }
 
 /** A store that cannot answer is an outage (503), never a reason to skip the binding. */

@@ -1,6 +1,6 @@
 import type { AwsIamProviderConfig } from '../config/providers/aws-iam.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
-import { checkSignedRequest, decodeSignedRequest } from './sigv4-request.js'
+import { checkSignedRequest, decodeSignedRequest, MAX_DATE_SKEW_MS } from './sigv4-request.js'
 import { createStsForwarder, type StsForwardOptions } from './sts-forward.js'
 import { arnPartition, callerClaims, parseCallerIdentity, stsErrorCode } from './sts-identity.js'
 import { tokenHash } from './token-hash.js'
@@ -11,10 +11,11 @@ import type { AssertionInput, AssertionVerifier, VerifiedSubject } from './types
  * `kind: aws-iam`: the caller proves an IAM identity by handing over a signed sts:GetCallerIdentity
  * request, which Tessera checks and then sends to STS itself; STS's answer names the principal.
  *
- * Replay: no single-use key is kept. A presented request stays valid for STS while X-Amz-Date is
- * within 5 minutes, so whoever obtains a subject token (a log, a compromised broker) can replay it
- * to any Tessera that trusts the account within that window. `serverIdHeader` narrows that to this
- * deployment: the header is signed, so the request cannot be re-targeted at another server id.
+ * Replay: STS accepts a signed request for as long as X-Amz-Date is within 5 minutes, so a captured
+ * subject token is a bearer credential for that window. With `replay: once` (the default) the
+ * exchange consumes the request's SigV4 signature as a single-use key, kept until the window
+ * closes; the signature covers every signed header, so a request cannot be re-spelled to dodge
+ * it. `serverIdHeader` keeps a request made for one deployment from being accepted by another.
  */
 
 export interface AwsIamVerifierDeps {
@@ -91,6 +92,15 @@ export function createAwsIamVerifier(
         sub: identity.arn,
         claims: callerClaims(identity),
         tokenHash: tokenHash(input.subjectToken),
+        ...(provider.replay === 'once'
+          ? {
+              replay: {
+                key: `aws-iam:${checked.signature}`,
+                // STS refuses the request once X-Amz-Date is 5 minutes old; the key outlives that.
+                expiresAt: Math.ceil((checked.signedAt + MAX_DATE_SKEW_MS) / 1000) + provider.clockTolerance,
+              },
+            }
+          : {}),
       }
     },
   }

@@ -63,6 +63,8 @@ export interface CheckedRequest {
   readonly host: string
   readonly region: string
   readonly accessKeyId: string
+  /** The SigV4 signature (64 lower-case hex digits): identifies the signed request exactly. */
+  readonly signature: string
   /** X-Amz-Date, epoch milliseconds. */
   readonly signedAt: number
   /** The signed X-Tessera-Server-ID value, when present. */
@@ -133,7 +135,10 @@ export function checkSignedRequest(req: PresentedRequest, opts: CheckOptions): C
 
   const auth = AUTHORIZATION_RE.exec(headers.authorization ?? '')
   if (!auth) throw new InvalidRequest('the signed request needs an AWS4-HMAC-SHA256 Authorization header')
-  const [, accessKeyId, day, scopeRegion, service, signedList] = auth as unknown as [string, ...string[]]
+  const [, accessKeyId, day, scopeRegion, service, signedList, signature] = auth as unknown as [
+    string,
+    ...string[],
+  ]
   if (day !== headers['x-amz-date']?.slice(0, 8)) {
     throw new InvalidRequest('the credential scope date does not match X-Amz-Date')
   }
@@ -165,6 +170,7 @@ export function checkSignedRequest(req: PresentedRequest, opts: CheckOptions): C
     host,
     region,
     accessKeyId: accessKeyId as string,
+    signature: signature as string,
     signedAt,
     serverId,
     headers: forward,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { defaultProvider } from '@aws-sdk/credential-provider-node'
 import { Hash } from '@smithy/hash-node'
 import { HttpRequest } from '@smithy/protocol-http'
@@ -50,6 +51,9 @@ export async function signedCallerIdentityToken(
     headers: {
       host,
       'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+      // Signed, and fresh per token: two requests signed within one second (X-Amz-Date's
+      // resolution) still differ, so a broker with replay protection accepts both.
+      'amz-sdk-invocation-id': randomUUID(),
       ...(opts.serverId !== undefined ? { [SERVER_ID_HEADER]: opts.serverId } : {}),
     },
     body: GET_CALLER_IDENTITY_BODY,

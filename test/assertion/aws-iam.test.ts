@@ -4,7 +4,19 @@ import { createAwsIamVerifier } from '../../lib/assertion/aws-iam.js'
 import type { AwsIamProviderConfig } from '../../lib/config/providers/aws-iam.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../../lib/errors.js'
 import { type FakeSts, IAM_USER, LAMBDA_ROLE, startFakeSts } from '../fakes/sts.js'
-import { input, provider, signAs, T, tampered, verifierFor } from './aws-iam-fixture.js'
+import {
+  decodeToken,
+  encodeToken,
+  input,
+  provider,
+  signAs,
+  T,
+  tampered,
+  verifierFor,
+} from './aws-iam-fixture.js'
+
+const signatureOf = (token: string) =>
+  /Signature=([0-9a-f]{64})$/.exec(decodeToken(token).headers.authorization ?? '')?.[1]
 
 let fake: FakeSts
 beforeAll(async () => {
@@ -33,6 +45,8 @@ describe('aws-iam verifier: accepted', () => {
         session: 'orders-fn',
       },
       tokenHash: createHash('sha256').update(token).digest('base64url'),
+      // replay: once by default; the key lives until the 5-minute X-Amz-Date window + tolerance closes.
+      replay: { key: `aws-iam:${signatureOf(token)}`, expiresAt: T / 1000 + 300 + 30 },
     })
     expect(fake.count('GetCallerIdentity')).toBe(1)
     expect(fake.requests[0]?.auth).toBe('ok')
@@ -109,7 +123,53 @@ describe('aws-iam verifier: refused after STS answered', () => {
   })
 })
 
+describe('aws-iam replay key', () => {
+  it('replay: allow keeps no single-use key', async () => {
+    const subject = await verifier([provider({ replay: 'allow' })]).verify(input(await signAs()))
+    expect(subject.replay).toBeUndefined()
+  })
+
+  it('re-spelling the same signed request (header case, member order, unsigned user-agent) keeps the key', async () => {
+    const token = await signAs()
+    const { key } = (await verifier().verify(input(token))).replay ?? {}
+    const r = decodeToken(token)
+    const respelled = encodeToken({
+      body: r.body,
+      headers: {
+        ...Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toUpperCase(), v])),
+        'user-agent': 'replayer/1.0',
+      },
+      url: r.url,
+      method: r.method,
+    })
+    expect(respelled).not.toBe(token)
+    expect((await verifier().verify(input(respelled))).replay?.key).toBe(key)
+  })
+
+  it('the key is the signature of the request, so it differs for every signed request', async () => {
+    const [a, b] = await Promise.all([signAs(), signAs()])
+    const [x, y] = await Promise.all([verifier().verify(input(a)), verifier().verify(input(b))])
+    expect(x.replay?.key).toMatch(/^aws-iam:[0-9a-f]{64}$/)
+    expect(x.replay?.key).not.toBe(y.replay?.key)
+  })
+
+  it('a request signed 4 minutes ago keeps its key only until its window closes', async () => {
+    const subject = await verifier().verify(input(await signAs(LAMBDA_ROLE, { at: T - 240_000 })))
+    expect(subject.replay?.expiresAt).toBe((T - 240_000) / 1000 + 300 + 30)
+  })
+})
+
 describe('aws-iam provider config', () => {
+  it('replay defaults to once', () => {
+    expect(provider().replay).toBe('once')
+  })
+
+  for (const bad of ['twice', 'ONCE', true, 1]) {
+    it(`refuses replay ${JSON.stringify(bad)}`, () => {
+      expect(() => provider({ replay: bad })).toThrow()
+    })
+  }
+
   for (const bad of ['a\nb', ' lead', 'trail ', 'ünicode', '']) {
     it(`refuses serverIdHeader ${JSON.stringify(bad)}`, () => {
       expect(() => provider({ serverIdHeader: bad })).toThrow()

@@ -72,6 +72,19 @@ describe('signedCallerIdentityToken', () => {
     expect((await stsVerdict(r)).auth).toBe('ok')
   })
 
+  it('signs a fresh amz-sdk-invocation-id: two requests made at the same instant differ', async () => {
+    const [a, b] = await Promise.all(
+      [1, 2].map(() => signedCallerIdentityToken({ credentials: lambdaCreds, now: () => AT })),
+    )
+    const [ra, rb] = [decode(a as string), decode(b as string)]
+    expect(ra.headers['x-amz-date']).toBe(rb.headers['x-amz-date'])
+    expect(ra.headers['amz-sdk-invocation-id']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(ra.headers['amz-sdk-invocation-id']).not.toBe(rb.headers['amz-sdk-invocation-id'])
+    expect(ra.headers.authorization).toMatch(/SignedHeaders=[^,]*amz-sdk-invocation-id/)
+    expect(ra.headers.authorization).not.toBe(rb.headers.authorization)
+    expect((await stsVerdict(ra)).auth).toBe('ok')
+  })
+
   it('uses the region from the environment', async () => {
     const r = decode(await signedCallerIdentityToken({ credentials: lambdaCreds, now: () => AT }))
     expect(r.url).toBe(`https://sts.${process.env.AWS_REGION}.amazonaws.com/`)

@@ -158,6 +158,8 @@ describe('instanceAssertion(aws, { callerIdentity: true })', () => {
       expect(subject.sub).toBe(INSTANCE)
       expect(subject.claims.role).toBe('fleet-role')
       expect(sts.count('GetCallerIdentity')).toBe(1)
+      // The proof is single use: the exchange consumes the signed request's key.
+      expect(subject.replay?.key).toMatch(/^aws-iam:[0-9a-f]{64}$/)
     })
   })
 })

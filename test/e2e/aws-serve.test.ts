@@ -72,13 +72,9 @@ function exchangeCli(
   return runCli(args, { cwd, env: credentialsEnv(opts.principal ?? LAMBDA_ROLE) })
 }
 
-/** The same exchange over plain HTTP (no CLI start-up cost), for the cases that need no CLI output. */
-async function exchangeHttp(
-  opts: { principal?: StsPrincipal; serverId?: string | null; resource?: string } = {},
-) {
-  const p = opts.principal ?? LAMBDA_ROLE
-  const serverId = opts.serverId === undefined ? SERVER_ID : opts.serverId
-  const subject = await signedCallerIdentityToken({
+/** A subject token signed with `p`'s credentials, as the client library makes it. */
+function signFor(p: StsPrincipal, serverId: string | null): Promise<string> {
+  return signedCallerIdentityToken({
     region: 'us-east-1',
     ...(serverId !== null ? { serverId } : {}),
     credentials: async () => ({
@@ -87,6 +83,15 @@ async function exchangeHttp(
       ...(p.sessionToken ? { sessionToken: p.sessionToken } : {}),
     }),
   })
+}
+
+/** The same exchange over plain HTTP (no CLI start-up cost), for the cases that need no CLI output. */
+async function exchangeHttp(
+  opts: { principal?: StsPrincipal; serverId?: string | null; resource?: string; subject?: string } = {},
+) {
+  const subject =
+    opts.subject ??
+    (await signFor(opts.principal ?? LAMBDA_ROLE, opts.serverId === undefined ? SERVER_ID : opts.serverId))
   const res = await fetch(`${url}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -262,6 +267,25 @@ describe('refusals', () => {
     expect(r.body.error).toBe('invalid_target')
     expect(r.body.aws_access_key_id).toBeUndefined()
     expect(sts.count('AssumeRole')).toBe(1)
+  })
+
+  it('a replayed signed request (replay: once, the default): the second exchange is refused, one AssumeRole', async () => {
+    const subject = await signFor(LAMBDA_ROLE, SERVER_ID)
+    const first = await exchangeHttp({ subject })
+    expect(first.status).toBe(200)
+    const replayed = await exchangeHttp({ subject })
+    expect(replayed.status).toBe(400)
+    expect(replayed.body.error).toBe('invalid_request')
+    expect(replayed.body.error_description).toMatch(/already been used/)
+    expect(replayed.body.aws_access_key_id).toBeUndefined()
+    expect(sts.count('AssumeRole')).toBe(1)
+  })
+
+  it('two requests signed in the same second by the same caller are distinct: both exchanged', async () => {
+    const [a, b] = await Promise.all([signFor(LAMBDA_ROLE, SERVER_ID), signFor(LAMBDA_ROLE, SERVER_ID)])
+    expect(a).not.toBe(b)
+    const results = await Promise.all([exchangeHttp({ subject: a }), exchangeHttp({ subject: b })])
+    expect(results.map((r) => r.status)).toEqual([200, 200])
   })
 
   it('STS down for AssumeRole only: 503 temporarily_unavailable, at most 3 attempts', async () => {

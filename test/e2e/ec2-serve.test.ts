@@ -74,6 +74,31 @@ function exchangeCli(home: string, extra: string[] = ['--caller-identity']) {
   )
 }
 
+/** The client's assertion with the presence proof, from the nonce file of `home`. */
+const presenceAssertion = (home: string) =>
+  instanceAssertion('aws', {
+    brokerUrl: url,
+    imdsEndpoint: imds.endpoint,
+    nonceFile: join(cwd, home, '.tessera', 'instance-nonce'),
+    callerIdentity: true,
+  })
+
+async function postAssertion(a: Awaited<ReturnType<typeof instanceAssertion>>) {
+  const res = await fetch(`${url}/token`, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: a.subjectToken,
+      subject_token_type: a.subjectTokenType,
+      actor_token: a.actorToken as string,
+      actor_token_type: a.actorTokenType as string,
+      ...a.extra,
+      audience: AUDIENCE,
+    }),
+  })
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+}
+
 beforeAll(async () => {
   sts = await startFakeSts({ principals: [INSTANCE_PROFILE, OTHER_SESSION, TESSERA_ROLE] })
   // Launched a minute ago: inside the default 15-minute registration window.
@@ -133,26 +158,8 @@ describe('tessera exchange --instance aws --caller-identity against tessera serv
 
   it('STS down: temporarily_unavailable, no token', async () => {
     sts.fail('500')
-    const a = await instanceAssertion('aws', {
-      brokerUrl: url,
-      imdsEndpoint: imds.endpoint,
-      nonceFile: join(cwd, 'home-a', '.tessera', 'instance-nonce'),
-      callerIdentity: true,
-    })
-    const res = await fetch(`${url}/token`, {
-      method: 'POST',
-      body: new URLSearchParams({
-        grant_type: TOKEN_EXCHANGE_GRANT,
-        subject_token: a.subjectToken,
-        subject_token_type: a.subjectTokenType,
-        actor_token: a.actorToken as string,
-        actor_token_type: a.actorTokenType as string,
-        ...a.extra,
-        audience: AUDIENCE,
-      }),
-    })
-    const body = (await res.json()) as Record<string, unknown>
-    expect(res.status).toBe(503)
+    const { status, body } = await postAssertion(await presenceAssertion('home-a'))
+    expect(status).toBe(503)
     expect(body.error).toBe('temporarily_unavailable')
     expect(body.access_token).toBeUndefined()
   })
@@ -170,6 +177,17 @@ describe('tessera exchange --instance aws --caller-identity against tessera serv
     expect(String(gci[0]?.headers.authorization)).toContain(`Credential=${INSTANCE_PROFILE.accessKeyId}/`)
     const again = await exchangeCli(home)
     expect(again.code).toBe(0)
+  })
+
+  it('a presence proof is single use: the same request again is refused and nothing is minted', async () => {
+    const a = await presenceAssertion('home-a')
+    const first = await postAssertion(a)
+    expect(first.status).toBe(200)
+    const replayed = await postAssertion(a)
+    expect(replayed.status).toBe(400)
+    expect(replayed.body).toMatchObject({ error: 'invalid_request' })
+    expect(String(replayed.body.error_description)).toMatch(/already been used/)
+    expect(replayed.body.access_token).toBeUndefined()
   })
 
   it('a clone (same document and instance profile, another nonce) is refused once the instance is bound', async () => {

@@ -8,5 +8,10 @@ export const AwsIamProviderSchema = z.strictObject({
   accounts: z.array(AwsAccountIdSchema).min(1),
   /** When set, the signed request must carry `X-Tessera-Server-ID: <value>` (anti-replay across deployments). */
   serverIdHeader: ServerIdSchema.optional(),
+  /**
+   * `once` (default): a signed request is accepted once (keyed by its SigV4 signature, kept until
+   * X-Amz-Date + 5 min + clockTolerance). `allow`: reusable within its 5-minute window.
+   */
+  replay: z.enum(['once', 'allow']).default('once'),
 })
 export type AwsIamProviderConfig = z.output<typeof AwsIamProviderSchema>
