@@ -140,19 +140,9 @@ describe('tessera exchange --instance aws --caller-identity against tessera serv
       imdsEndpoint: imds.endpoint,
       nonceFile: join(cwd, 'home-plain', 'nonce'),
     })
-    const res = await fetch(`${url}/token`, {
-      method: 'POST',
-      body: new URLSearchParams({
-        grant_type: TOKEN_EXCHANGE_GRANT,
-        subject_token: a.subjectToken,
-        subject_token_type: a.subjectTokenType,
-        actor_token: a.actorToken as string,
-        actor_token_type: a.actorTokenType as string,
-        audience: AUDIENCE,
-      }),
-    })
-    expect(res.status).toBe(400)
-    expect(((await res.json()) as { error: string }).error).toBe('invalid_request')
+    const { status, body } = await postAssertion(a)
+    expect(status).toBe(400)
+    expect(body.error).toBe('invalid_request')
     expect(sts.count()).toBe(0)
   })
 
