@@ -34,7 +34,7 @@ export interface Harness {
   close(): Promise<void>
 }
 
-/** Default policies: one deploy policy for acme/app main, one admin policy. `{{issuer}}`/`{{broker}}` are filled in. */
+/** Default policies: deploy (acme/app main), release branches, the CI workflow. */
 export const DEFAULT_POLICIES = `
 policies:
   - name: deploy-app
@@ -65,6 +65,7 @@ export async function startHarness(
     providerExtra?: string
     /** The provider's `replay` setting (default once). */
     providerReplay?: 'once' | 'allow'
+    /** Replaces DEFAULT_POLICIES; `{{broker}}` stands for the broker's URL (its issuer). */
     policies?: string
     brokerOptions?: BrokerOptions
   } = {},
@@ -90,7 +91,7 @@ providers:
     algorithms: [RS256, ES256]
     replay: ${opts.providerReplay ?? 'once'}
 ${opts.providerExtra ?? ''}
-${opts.policies ?? DEFAULT_POLICIES}`
+${(opts.policies ?? DEFAULT_POLICIES).replaceAll('{{broker}}', server.url)}`
   const audit = new MemoryAuditSink()
   const metrics = new MemoryTelemetry()
   const broker = await createBroker(loadConfigText(yaml, 'harness.yaml'), {

@@ -36,13 +36,16 @@ interface Statement {
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>
 
 const dirs: string[] = []
-async function packageWith(param: string | undefined): Promise<{ ok: boolean; out: string; dir: string }> {
+async function packageWith(
+  param: string | undefined,
+  stage = 'prod',
+): Promise<{ ok: boolean; out: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-sls-'))
   dirs.push(dir)
   const args = [
     'package',
     '--stage',
-    'prod',
+    stage,
     '--package',
     dir,
     ...(param === undefined ? [] : [`--param=${param}`]),
@@ -59,17 +62,29 @@ const template = (dir: string): Resources =>
   JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources
 const ofType = (r: Resources, type: string) => Object.entries(r).filter(([, v]) => v.Type === type)
 const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v])
-const roleStatements = (r: Resources): Statement[] =>
-  r.IamRoleLambdaExecution!.Properties.Policies.flatMap(
+const policyStatements = (role: Resources[string]): Statement[] =>
+  role.Properties.Policies.flatMap(
     (p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement,
   )
-const statementsWith = (r: Resources, action: string) =>
-  roleStatements(r).filter((s) => list(s.Action).includes(action))
+/** Every statement of every IAM role in the template. */
+const roleStatements = (r: Resources): Statement[] =>
+  ofType(r, 'AWS::IAM::Role').flatMap(([, role]) => policyStatements(role))
+/** `token` -> `Token`, osls's prefix for a function's resources. */
+const cap = (fn: string) => fn.charAt(0).toUpperCase() + fn.slice(1)
+/** The statements of the role `fn`'s Lambda function runs as. */
+function functionStatements(r: Resources, fn: string): Statement[] {
+  const roleId = r[`${cap(fn)}LambdaFunction`]!.Properties.Role['Fn::GetAtt'][0] as string
+  return policyStatements(r[roleId]!)
+}
+const actionsOf = (statements: Statement[], prefix: string) =>
+  statements.flatMap((s) => list(s.Action).filter((a) => a.startsWith(prefix))).sort()
+const KEY_ARNS = [{ 'Fn::GetAtt': ['SigningKeyBlue', 'Arn'] }, { 'Fn::GetAtt': ['SigningKeyGreen', 'Arn'] }]
 
 let withRoles: Resources
 let withoutRoles: Resources
 let missing: { ok: boolean; out: string }
 let wildcard: { ok: boolean; out: string }
+let longStage: { ok: boolean; out: string }
 
 beforeAll(async () => {
   await run(bin('tsx'), [join(ROOT, 'scripts', 'bundle.ts')], {
@@ -83,6 +98,7 @@ beforeAll(async () => {
   const b = await packageWith('assumableRoleArns=none')
   const c = await packageWith(undefined)
   const d = await packageWith('assumableRoleArns=arn:aws:iam::111122223333:role/*')
+  longStage = await packageWith('assumableRoleArns=none', 'preview-feature-branch-with-a-long-name')
   if (!a.ok || !b.ok) throw new Error(`osls package failed:\n${a.out}\n${b.out}`)
   withRoles = template(a.dir)
   withoutRoles = template(b.dir)
@@ -109,7 +125,8 @@ describe('serverless package (offline)', () => {
     for (const [, key] of ofType(withRoles, 'AWS::KMS::Key')) {
       for (const s of key.Properties.KeyPolicy.Statement as Statement[]) {
         expect(JSON.stringify(s.Principal)).toMatch(/:iam::\$\{AWS::AccountId\}:root/)
-        expect(JSON.stringify(s.Principal)).not.toContain('IamRoleLambdaExecution')
+        for (const [roleId] of ofType(withRoles, 'AWS::IAM::Role'))
+          expect(JSON.stringify(s.Principal)).not.toContain(roleId)
       }
     }
   })
@@ -122,40 +139,90 @@ describe('serverless package (offline)', () => {
     }
   })
 
-  it('kms:Sign, GetPublicKey, DescribeKey apply to the signing key ARNs only', () => {
-    const [s, ...rest] = statementsWith(withRoles, 'kms:Sign')
-    expect(rest).toEqual([])
-    expect(list(s!.Action).sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign'])
-    const keyIds = ofType(withRoles, 'AWS::KMS::Key').map(([id]) => id)
-    expect(s!.Resource).toEqual(keyIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })))
-    const kmsActions = roleStatements(withRoles).flatMap((x) =>
-      list(x.Action).filter((a) => a.startsWith('kms:')),
+  it('each function runs as its own role, assumable by Lambda only; no shared role', () => {
+    expect(withRoles.IamRoleLambdaExecution).toBeUndefined()
+    const roleIds = FUNCTIONS.map(
+      (fn) => withRoles[`${cap(fn)}LambdaFunction`]!.Properties.Role['Fn::GetAtt'][0] as string,
     )
-    expect(kmsActions.sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign'])
+    expect(new Set(roleIds).size).toBe(FUNCTIONS.length)
+    expect(ofType(withRoles, 'AWS::IAM::Role').length).toBe(FUNCTIONS.length)
+    for (const id of roleIds) {
+      const trust = withRoles[id]!.Properties.AssumeRolePolicyDocument.Statement as Statement[]
+      expect(trust).toEqual([
+        { Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] },
+      ])
+    }
   })
 
-  it('DynamoDB actions are exactly PutItem/GetItem/Query/DeleteItem on the state table', () => {
-    const ddb = roleStatements(withRoles).filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')))
-    expect(ddb.length).toBe(1)
-    expect(list(ddb[0]!.Action).sort()).toEqual([
-      'dynamodb:DeleteItem',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:Query',
-    ])
-    expect(ddb[0]!.Resource).toEqual([{ 'Fn::GetAtt': ['StateTable', 'Arn'] }])
+  it('the token role keeps the name target roles trust (tessera-<stage>-<region>); the others add their function', () => {
+    const nameOf = (fn: string) =>
+      withRoles[withRoles[`${cap(fn)}LambdaFunction`]!.Properties.Role['Fn::GetAtt'][0]]!.Properties.RoleName
+    expect(nameOf('token')).toBe('tessera-prod-us-east-1')
+    for (const fn of FUNCTIONS.filter((f) => f !== 'token'))
+      expect(nameOf(fn)).toBe(`tessera-prod-us-east-1-${fn}`)
   })
 
-  it('STS actions apply only to the role ARNs the deployment names', () => {
-    const sts = roleStatements(withRoles).filter((s) => list(s.Action).some((a) => a.startsWith('sts:')))
+  it('each role may write logs only to its own function log group', () => {
+    for (const fn of FUNCTIONS) {
+      const logs = functionStatements(withRoles, fn).filter((s) =>
+        list(s.Action).some((a) => a.startsWith('logs:')),
+      )
+      expect(logs).toHaveLength(1)
+      expect(list(logs[0]!.Action).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents'])
+      expect(logs[0]!.Resource).toEqual([{ 'Fn::GetAtt': [`${cap(fn)}LogGroup`, 'Arn'] }])
+    }
+  })
+
+  it('only the token function may kms:Sign; every function reads the public keys; all on the two key ARNs only', () => {
+    for (const fn of FUNCTIONS) {
+      const statements = functionStatements(withRoles, fn)
+      const expected =
+        fn === 'token'
+          ? ['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']
+          : ['kms:DescribeKey', 'kms:GetPublicKey']
+      expect(actionsOf(statements, 'kms:')).toEqual(expected)
+      for (const s of statements.filter((x) => list(x.Action).some((a) => a.startsWith('kms:'))))
+        expect(s.Resource).toEqual(KEY_ARNS)
+    }
+  })
+
+  it('DynamoDB actions per function are exactly what its code calls, on the state table only', () => {
+    const expected: Record<string, string[]> = {
+      token: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+      introspect: ['dynamodb:Query'],
+      revoke: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+      nonce: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      jwks: [],
+      metadata: [],
+      health: [],
+    }
+    for (const fn of FUNCTIONS) {
+      const statements = functionStatements(withRoles, fn)
+      expect(actionsOf(statements, 'dynamodb:')).toEqual(expected[fn])
+      for (const s of statements.filter((x) => list(x.Action).some((a) => a.startsWith('dynamodb:'))))
+        expect(s.Resource).toEqual([{ 'Fn::GetAtt': ['StateTable', 'Arn'] }])
+    }
+  })
+
+  it('STS actions belong to the token role only, on exactly the role ARNs the deployment names', () => {
+    const sts = functionStatements(withRoles, 'token').filter((s) =>
+      list(s.Action).some((a) => a.startsWith('sts:')),
+    )
     expect(sts.length).toBe(1)
     expect(list(sts[0]!.Action).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'])
     expect(sts[0]!.Resource).toEqual(ROLES)
+    for (const fn of FUNCTIONS.filter((f) => f !== 'token'))
+      expect(actionsOf(functionStatements(withRoles, fn), 'sts:')).toEqual([])
   })
 
   it('assumableRoleArns=none grants no STS action at all', () => {
     const actions = roleStatements(withoutRoles).flatMap((s) => list(s.Action))
     expect(actions.filter((a) => a.startsWith('sts:'))).toEqual([])
+  })
+
+  it('refuses a stage name that would make an IAM role name longer than 64 characters', () => {
+    expect(longStage.ok).toBe(false)
+    expect(longStage.out).toMatch(/exceeds 64 characters: use a shorter stage name/)
   })
 
   it('refuses to package without assumableRoleArns, naming the parameter', () => {

@@ -1,0 +1,146 @@
+'use strict'
+// One IAM role per Lambda function, generated at package time, each allowed exactly the AWS calls
+// its own code path makes (a bug or compromise in the public JWKS function cannot sign a token or
+// assume a role). No `*` action and no `*` resource: every statement names the ARNs it covers.
+//
+// The STS statement names exactly the role ARNs this deployment may hand out (required param
+// `assumableRoleArns`: comma-separated role ARNs, or `none` for a deployment that grants no AWS
+// credentials). Those roles must trust the token function's role, `tessera-<stage>-<region>`.
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/
+
+// Logical IDs of the AWS::KMS::Key resources in infra/kms.yml. Renaming one there (to replace a
+// retired slot's key material, docs/deploy.md "Rotating keys") means renaming it here too.
+const SIGNING_KEYS = ['SigningKeyBlue', 'SigningKeyGreen']
+
+// Every function builds the key ring at cold start (DescribeKey checks usage and spec,
+// GetPublicKey caches the public key); only `token` signs.
+const READ_KEYS = ['kms:GetPublicKey', 'kms:DescribeKey']
+
+/**
+ * What each function calls (serverless.yml `functions:` has the same names):
+ * - token: Sign; replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure
+ *   nonce PutItem; sts:AssumeRole for `aws` grants. (An aws-iam caller's GetCallerIdentity is
+ *   sent with the caller's own signature: no permission of Tessera's.)
+ * - introspect: revocation list Query.
+ * - revoke: revoke PutItem, lift GetItem/DeleteItem/PutItem, revocation list Query.
+ * - nonce: rate-limit counter GetItem/PutItem, nonce PutItem.
+ * - jwks, metadata, health: the key ring only.
+ */
+const FUNCTIONS = {
+  token: {
+    kms: ['kms:Sign', ...READ_KEYS],
+    dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+    sts: true,
+  },
+  jwks: { kms: READ_KEYS },
+  metadata: { kms: READ_KEYS },
+  introspect: { kms: READ_KEYS, dynamodb: ['dynamodb:Query'] },
+  revoke: {
+    kms: READ_KEYS,
+    dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+  },
+  health: { kms: READ_KEYS },
+  nonce: { kms: READ_KEYS, dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem'] },
+}
+
+/** IAM role names are at most 64 characters. */
+const MAX_ROLE_NAME = 64
+
+async function assumableRoleArns(resolveVariable) {
+  // `, null` makes an absent param resolve to null (so we can explain it) instead of a generic error.
+  const raw = await resolveVariable('param:assumableRoleArns, null')
+  if (raw === null || raw === undefined || String(raw).trim() === '') {
+    throw new Error(
+      'missing required parameter assumableRoleArns: pass --param="assumableRoleArns=arn:aws:iam::123456789012:role/deploy,..." ' +
+        '(the exact role ARNs your policies grant) or --param="assumableRoleArns=none"',
+    )
+  }
+  if (String(raw).trim() === 'none') return []
+  const arns = String(raw)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const bad = arns.filter((a) => !ROLE_ARN.test(a))
+  if (bad.length > 0) {
+    throw new Error(`assumableRoleArns: not an IAM role ARN (wildcards are not allowed): ${bad.join(', ')}`)
+  }
+  return [...new Set(arns)]
+}
+
+/** `token` -> `Token`: osls's prefix for a function's resources (TokenLogGroup, TokenLambdaFunction). */
+const logicalPrefix = (fn) => fn.charAt(0).toUpperCase() + fn.slice(1)
+
+/** The role's logical ID, which serverless.yml names in each function's `role:`. */
+const roleLogicalId = (fn) => `${logicalPrefix(fn)}Role`
+
+function statementsFor(fn, needs, roles) {
+  const statements = [
+    {
+      Sid: 'OwnLogGroup',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      // The LogGroup's Arn attribute ends in ":*", covering its log streams.
+      Resource: [{ 'Fn::GetAtt': [`${logicalPrefix(fn)}LogGroup`, 'Arn'] }],
+    },
+    {
+      Sid: needs.kms.includes('kms:Sign') ? 'SignWithTesseraKeys' : 'ReadTesseraPublicKeys',
+      Effect: 'Allow',
+      Action: needs.kms,
+      Resource: SIGNING_KEYS.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
+    },
+  ]
+  if (needs.dynamodb) {
+    statements.push({
+      Sid: 'StateTable',
+      Effect: 'Allow',
+      Action: needs.dynamodb,
+      Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
+    })
+  }
+  if (needs.sts && roles.length > 0) {
+    statements.push({
+      Sid: 'AssumeGrantedRoles',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+      Resource: roles,
+    })
+  }
+  return statements
+}
+
+module.exports = async ({ resolveVariable }) => {
+  const roles = await assumableRoleArns(resolveVariable)
+  const stage = await resolveVariable('sls:stage')
+  const region = await resolveVariable('self:provider.region')
+  const Resources = {}
+  for (const [fn, needs] of Object.entries(FUNCTIONS)) {
+    // The token role keeps the name target roles trust; the others carry their function's name.
+    const name = fn === 'token' ? `tessera-${stage}-${region}` : `tessera-${stage}-${region}-${fn}`
+    if (name.length > MAX_ROLE_NAME) {
+      throw new Error(`IAM role name ${name} exceeds ${MAX_ROLE_NAME} characters: use a shorter stage name`)
+    }
+    Resources[roleLogicalId(fn)] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: name,
+        Path: '/',
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] },
+          ],
+        },
+        Policies: [
+          {
+            PolicyName: `tessera-${stage}-${fn}`,
+            PolicyDocument: { Version: '2012-10-17', Statement: statementsFor(fn, needs, roles) },
+          },
+        ],
+      },
+    }
+  }
+  return { Resources }
+}
+
+module.exports.FUNCTIONS = FUNCTIONS
