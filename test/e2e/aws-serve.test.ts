@@ -281,7 +281,7 @@ describe('refusals', () => {
     expect(sts.count('AssumeRole')).toBe(1)
   })
 
-  it('two requests signed in the same second by the same caller are distinct: both exchanged', async () => {
+  it('two requests the same caller signs concurrently are distinct: both exchanged (not a replay)', async () => {
     const [a, b] = await Promise.all([signFor(LAMBDA_ROLE, SERVER_ID), signFor(LAMBDA_ROLE, SERVER_ID)])
     expect(a).not.toBe(b)
     const results = await Promise.all([exchangeHttp({ subject: a }), exchangeHttp({ subject: b })])
