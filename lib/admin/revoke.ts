@@ -9,8 +9,8 @@ import { authenticateAdmin } from './authenticate.js'
 import type { AdminDeps } from './deps.js'
 import { TokenRejected, verifyIssuedToken } from './verify-access-token.js'
 
-/** Longest `sub` accepted: keeps the item's sort key well under DynamoDB's 1 KiB limit. */
-const MAX_SUB_LENGTH = 512
+/** Longest `sub` accepted, in UTF-8 bytes: keeps the item's sort key well under DynamoDB's 1,024 bytes. */
+const MAX_SUB_BYTES = 512
 
 type Parsed =
   | { kind: 'token'; token: string }
@@ -45,18 +45,20 @@ export async function revoke(deps: AdminDeps, req: HttpRequest): Promise<HttpRes
     body = { target: parsed.kind, ...parsed.target }
   }
   const by = `${caller.client_id}/${caller.sub}`
+  let status: 'revoked' | 'lifted' | 'superseded' = 'revoked'
   try {
-    if (lift) await deps.revocations.lift(target, by)
+    if (lift) status = await deps.revocations.lift(target, by)
     else await deps.revocations.revoke(target, by)
   } catch (err) {
     if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('revocation state unavailable')
     throw err
   }
-  const status = lift ? 'lifted' : 'revoked'
   deps.metrics?.count('revocations', { action: lift ? 'lift' : 'revoke' })
   deps.audit?.emit({
     event: lift ? 'revocation.lifted' : 'revocation.added',
     level: lift ? 'INFO' : 'WARN',
+    // superseded: a re-revoke made meanwhile won; the revocation still stands.
+    ...(status === 'superseded' ? { status } : {}),
     request_id: req.requestId,
     time: new Date(deps.now()).toISOString(),
     by,
@@ -84,7 +86,8 @@ function parseTarget(form: FormParams): Parsed {
   if (token !== undefined) return { kind: 'token', token }
   if (policy !== undefined) return { kind: 'policy', target: { policy: name('policy', policy) } }
   if (sub === undefined || provider === undefined) throw new InvalidRequest('sub and provider go together')
-  if (sub.length > MAX_SUB_LENGTH) throw new InvalidRequest(`sub is longer than ${MAX_SUB_LENGTH} characters`)
+  if (Buffer.byteLength(sub, 'utf8') > MAX_SUB_BYTES)
+    throw new InvalidRequest(`sub is longer than ${MAX_SUB_BYTES} bytes (UTF-8)`)
   return { kind: 'subject', target: { provider: name('provider', provider), sub } }
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import * as z from 'zod'
 import { type StateItem, type StateTable, StoreUnavailable } from './types.js'
 
@@ -15,7 +16,7 @@ export type Revocation = (
 ) & {
   readonly revokedAt: number
   readonly revokedBy: string
-  /** Set once lifted: issuance is allowed again, tokens issued up to `revokedAt` stay revoked. */
+  /** Set once lifted: issuance is allowed again, tokens issued up to `liftedAt` stay revoked. */
   readonly liftedAt?: number | undefined
   readonly liftedBy?: string | undefined
 }
@@ -24,12 +25,18 @@ export type Revocation = (
 const PARTITION = 'revocation'
 /** The longest token a policy can grant (TokenGrantSchema ttl ≤ 12 h), plus clock slack. */
 const MAX_TOKEN_LIFETIME_S = 12 * 3600 + 300
-/** A failed refresh may fall back to a cached list no older than this; after that, fail closed. */
-export const REVOCATION_STALE_LIMIT_MS = 60_000
+/**
+ * A failed refresh may fall back to a cached list no older than this; after that, fail closed. It is
+ * the propagation bound DESIGN promises ("every instance within 10 s"), so an outage never lets a
+ * revocation made elsewhere go unseen for longer.
+ */
+export const REVOCATION_STALE_LIMIT_MS = 10_000
 
 const base = {
   revokedAt: z.number().int(),
   revokedBy: z.string(),
+  /** Random per revocation: a lift applies only to the revocation it read (absent on older items). */
+  rev: z.string().optional(),
   liftedAt: z.number().int().optional(),
   liftedBy: z.string().optional(),
 }
@@ -52,7 +59,7 @@ interface Snapshot {
  * exp), `sub#<provider>#<sub>`, `policy#<name>` (no expiry while active). Reads go through a cache
  * refreshed at most every `cacheTtlMs` (default 10 s, DESIGN "Admin calls"), so the hot path does
  * no store read per exchange. A failed refresh serves the cached list while it is younger than
- * 60 s and otherwise throws StoreUnavailable (fail closed: the exchange answers 503).
+ * 10 s and otherwise throws StoreUnavailable (fail closed: the exchange answers 503).
  */
 export class RevocationList {
   readonly #table: StateTable
@@ -72,52 +79,64 @@ export class RevocationList {
   /** Records a revocation with `revokedAt = now`; repeating it moves `revokedAt` forward and clears a lift. */
   async revoke(target: RevocationTarget, by: string): Promise<void> {
     const revokedAt = this.#nowSeconds()
+    const rev = randomUUID()
     const item: StateItem =
       'jti' in target
         ? {
             pk: PARTITION,
             sk: skOf(target),
             expiresAt: target.exp,
-            attrs: { kind: 'jti', jti: target.jti, exp: target.exp, revokedAt, revokedBy: by },
+            attrs: { kind: 'jti', jti: target.jti, exp: target.exp, revokedAt, revokedBy: by, rev },
           }
-        : { pk: PARTITION, sk: skOf(target), attrs: { ...fieldsOf(target), revokedAt, revokedBy: by } }
+        : {
+            pk: PARTITION,
+            sk: skOf(target),
+            attrs: { ...fieldsOf(target), revokedAt, revokedBy: by, rev },
+          }
     await this.#table.put(item)
     this.#invalidate()
   }
 
   /**
    * Lifts a revocation. A token revocation is undone outright; a subject or policy revocation stops
-   * blocking issuance but keeps tokens issued up to its `revokedAt` revoked until they expire.
+   * blocking issuance but keeps every token issued up to the lift revoked until it expires: other
+   * instances may have issued for up to 10 s after the revocation (cached list), and those tokens
+   * must not come back to life. `superseded` when a concurrent re-revoke won (nothing lifted).
    */
-  async lift(target: RevocationTarget, by: string): Promise<void> {
+  async lift(target: RevocationTarget, by: string): Promise<'lifted' | 'superseded'> {
     const sk = skOf(target)
     try {
-      await this.#lift(target, sk, by)
+      return await this.#lift(target, sk, by)
     } finally {
       this.#invalidate()
     }
   }
 
-  async #lift(target: RevocationTarget, sk: string, by: string): Promise<void> {
+  async #lift(target: RevocationTarget, sk: string, by: string): Promise<'lifted' | 'superseded'> {
     if ('jti' in target) {
       await this.#table.delete(PARTITION, sk)
-      return
+      return 'lifted'
     }
     const current = await this.#table.get(PARTITION, sk)
-    if (!current) return
+    if (!current) return 'lifted'
     const entry = EntrySchema.safeParse(current.attrs)
-    if (!entry.success || entry.data.liftedAt !== undefined) return
+    if (!entry.success || entry.data.liftedAt !== undefined) return 'lifted'
     const now = this.#nowSeconds()
-    const expiresAt = entry.data.revokedAt + MAX_TOKEN_LIFETIME_S
-    if (expiresAt <= now) {
-      await this.#table.delete(PARTITION, sk, { ifMatch: { revokedAt: entry.data.revokedAt } })
-      return
-    }
-    // ifMatch: a concurrent re-revoke (new revokedAt) wins over this lift.
-    await this.#table.put(
-      { pk: PARTITION, sk, expiresAt, attrs: { ...current.attrs, liftedAt: now, liftedBy: by } },
-      { ifMatch: { revokedAt: entry.data.revokedAt } },
+    // ifMatch on the revocation's random `rev` (older items: its revokedAt): a re-revoke made
+    // meanwhile, even within the same second, wins over this lift.
+    const written = await this.#table.put(
+      {
+        pk: PARTITION,
+        sk,
+        // Every token issued before now has expired by then.
+        expiresAt: now + MAX_TOKEN_LIFETIME_S,
+        attrs: { ...current.attrs, liftedAt: now, liftedBy: by },
+      },
+      {
+        ifMatch: entry.data.rev === undefined ? { revokedAt: entry.data.revokedAt } : { rev: entry.data.rev },
+      },
     )
+    return written ? 'lifted' : 'superseded'
   }
 
   /** Issuance check on the hot path: true when the subject or policy is under an active revocation (cached list). */
@@ -133,7 +152,7 @@ export class RevocationList {
 
   /**
    * Introspection check: the jti is revoked, or its subject/policy is revoked and either still
-   * active (then no token of it is valid, closing the cache window) or lifted after `iat`.
+   * active (then no token of it is valid, closing the cache window) or lifted at or after `iat`.
    */
   async isTokenRevoked(t: {
     jti: string
@@ -145,7 +164,7 @@ export class RevocationList {
     const snap = await this.#snapshot()
     if (snap.jtis.has(t.jti)) return true
     return [snap.subjects.get(subjectKey(t.provider, t.sub)), snap.policies.get(t.policy)].some(
-      (r) => r !== undefined && (r.liftedAt === undefined || t.iat <= r.revokedAt),
+      (r) => r !== undefined && (r.liftedAt === undefined || t.iat <= r.liftedAt),
     )
   }
 
@@ -161,7 +180,8 @@ export class RevocationList {
     try {
       return await this.#refresh()
     } catch (err) {
-      if (cached && now - cached.loadedAt < REVOCATION_STALE_LIMIT_MS) return cached
+      // A clock that stepped back makes the age unknowable: no stale fallback then.
+      if (cached && now >= cached.loadedAt && now - cached.loadedAt < REVOCATION_STALE_LIMIT_MS) return cached
       throw err instanceof StoreUnavailable
         ? err
         : new StoreUnavailable('revocation list unavailable', { cause: err })

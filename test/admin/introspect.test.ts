@@ -155,7 +155,20 @@ describe('introspect: token states', () => {
     await f.revocations.revoke({ provider: 'gha', sub: 'repo:acme/app' }, 'ops')
     f.clock.ms += 30_000
     await f.revocations.lift({ provider: 'gha', sub: 'repo:acme/app' }, 'ops')
+    // Issued in the lift's second: could predate it, so it stays revoked; a second later it is active.
+    expect(await ask(f, await f.mint())).toEqual({ active: false })
+    f.clock.ms += 1_000
     expect(await ask(f, await f.mint())).toMatchObject({ active: true })
+  })
+
+  it('a token minted while the revocation stood (a stale instance) stays inactive after the lift', async () => {
+    const f = await adminFixture()
+    await f.revocations.revoke({ provider: 'gha', sub: 'repo:acme/app' }, 'ops')
+    f.clock.ms += 6_000
+    const stale = await f.mint()
+    f.clock.ms += 3_600_000
+    await f.revocations.lift({ provider: 'gha', sub: 'repo:acme/app' }, 'ops')
+    expect(await ask(f, stale)).toEqual({ active: false })
   })
 })
 

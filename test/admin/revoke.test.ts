@@ -49,7 +49,14 @@ describe('revoke', () => {
     await call(f, { sub: 'repo:acme/app', provider: 'gha', lift: 'true' })
     expect(await f.revocations.blocksIssuance(issuance)).toBe(false)
     expect(await active(f, before)).toBe(false)
+    f.clock.ms += 1_000
     expect(await active(f, await f.mint())).toBe(true)
+  })
+
+  it('a long multibyte sub is refused by its UTF-8 size (DynamoDB keys count bytes), not a 503', async () => {
+    const f = await adminFixture()
+    await expect(call(f, { sub: '漢'.repeat(171), provider: 'gha' })).rejects.toThrow(/longer than 512 bytes/)
+    expect(await call(f, { sub: '漢'.repeat(170), provider: 'gha' })).toMatchObject({ status: 'revoked' })
   })
 
   it('policy: revokes and blocks; lift restores issuance', async () => {

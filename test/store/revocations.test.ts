@@ -113,18 +113,30 @@ describe.each([
     expect(await list.isTokenRevoked(tok({ ...miss, iat: S0 - 100 }))).toBe(false)
   })
 
-  it('lift: issuance allowed again, tokens issued up to the revocation stay revoked, later ones are valid', async () => {
+  it('lift: issuance allowed again; tokens issued up to the lift stay revoked, later ones are valid', async () => {
     const { list, clock, table } = setup()
     await list.revoke(target, 'admin')
     clock.ms += 60_000
-    await list.lift(target, 'admin2')
+    expect(await list.lift(target, 'admin2')).toBe('lifted')
     expect(await list.blocksIssuance(hit)).toBe(false)
     expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 }))).toBe(true)
-    expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 + 30 }))).toBe(false)
+    expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 + 60 }))).toBe(true)
+    expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 + 61 }))).toBe(false)
     const [entry] = await list.list()
     expect(entry).toMatchObject({ revokedAt: S0, revokedBy: 'admin', liftedAt: S0 + 60, liftedBy: 'admin2' })
+    // Kept until every token issued before the lift has expired.
     const raw = await table.inner.query('revocation')
-    expect(raw[0]?.expiresAt).toBe(S0 + 12 * 3600 + 300)
+    expect(raw[0]?.expiresAt).toBe(S0 + 60 + 12 * 3600 + 300)
+  })
+
+  it('a token another instance issued from its cached list after the revocation stays revoked after the lift', async () => {
+    const { list, clock } = setup()
+    await list.revoke(target, 'admin')
+    // Issued 6 s later by an instance whose 10 s cache did not have the revocation yet.
+    const late = tok({ ...hit, iat: S0 + 6 })
+    clock.ms += 3_600_000
+    await list.lift(target, 'admin')
+    expect(await list.isTokenRevoked(late)).toBe(true)
   })
 
   it('a second lift changes nothing; a re-revoke blocks again with a later revokedAt', async () => {
@@ -146,12 +158,29 @@ describe.each([
     expect(await list.list()).toEqual([])
   })
 
-  it('a lifted entry older than any token is deleted on lift', async () => {
-    const { list, clock } = setup()
+  it('a lift long after the revocation keeps the entry for another longest token lifetime', async () => {
+    const { list, clock, table } = setup()
     await list.revoke(target, 'admin')
     clock.ms += 13 * 3600 * 1000
     await list.lift(target, 'admin')
-    expect(await list.list()).toEqual([])
+    const raw = await table.inner.query('revocation')
+    expect(raw[0]?.expiresAt).toBe(S0 + 13 * 3600 + 12 * 3600 + 300)
+    expect(await list.isTokenRevoked(tok({ ...hit, iat: S0 + 13 * 3600 - 1 }))).toBe(true)
+  })
+
+  it("a re-revoke landing between the lift's read and write (same second) wins: superseded, still blocked", async () => {
+    const { list, table } = setup()
+    await list.revoke(target, 'first')
+    const get = table.inner.get.bind(table.inner)
+    table.inner.get = async (pk, sk) => {
+      const item = await get(pk, sk)
+      await new RevocationList(table.inner, { now: () => T0 }).revoke(target, 'second')
+      return item
+    }
+    expect(await list.lift(target, 'admin')).toBe('superseded')
+    expect(await list.blocksIssuance(hit)).toBe(true)
+    expect((await list.list())[0]).toMatchObject({ revokedBy: 'second' })
+    expect((await list.list())[0]?.liftedAt).toBeUndefined()
   })
 })
 
@@ -183,19 +212,30 @@ describe('RevocationList: cache', () => {
     expect(table.queries).toBe(1)
   })
 
-  it('store down: a cached list younger than 60 s is used, older fails closed', async () => {
-    const { list, table, clock } = setup()
+  it('store down: the cached list serves while younger than 10 s (the propagation bound), then fails closed', async () => {
+    const { table, clock } = setup()
+    // A 2 s cache: refreshes fail after 2 s, the stale list still serves up to 10 s.
+    const list = new RevocationList(table, { now: () => clock.ms, cacheTtlMs: 2_000 })
     await list.revoke({ policy: 'deploy' }, 'admin')
     expect(await list.blocksIssuance(q())).toBe(true)
     table.down = true
-    clock.ms += 30_000
+    clock.ms += 9_999
     expect(await list.blocksIssuance(q())).toBe(true)
     expect(await list.blocksIssuance(q({ policy: 'x' }))).toBe(false)
-    clock.ms += 30_000
+    clock.ms += 1
     await expect(list.blocksIssuance(q({ policy: 'x' }))).rejects.toBeInstanceOf(StoreUnavailable)
     await expect(list.isTokenRevoked(tok())).rejects.toBeInstanceOf(StoreUnavailable)
     table.down = false
     expect(await list.blocksIssuance(q({ policy: 'x' }))).toBe(false)
+  })
+
+  it("store down after the clock stepped back: the cached list's age is unknown, so it fails closed", async () => {
+    const { table, clock } = setup()
+    const list = new RevocationList(table, { now: () => clock.ms, cacheTtlMs: 2_000 })
+    expect(await list.blocksIssuance(q())).toBe(false)
+    table.down = true
+    clock.ms -= 1_000
+    await expect(list.blocksIssuance(q())).rejects.toBeInstanceOf(StoreUnavailable)
   })
 
   it('store down with nothing cached fails closed', async () => {
@@ -244,7 +284,7 @@ describe('RevocationList on dynalite', () => {
     expect(await b.blocksIssuance(q())).toBe(false)
   })
 
-  it('outage: stale list within 60 s, then StoreUnavailable; resumes after restart', async () => {
+  it('outage: fails closed once the list is 10 s old; resumes after restart', async () => {
     const clock = { ms: T0 }
     const now = () => clock.ms
     const list = new RevocationList(new DynamoDbTable({ table: dynamo.table, client: dynamo.client, now }), {
@@ -254,9 +294,9 @@ describe('RevocationList on dynalite', () => {
     expect(await list.blocksIssuance(q({ policy: 'outage' }))).toBe(true)
     await dynamo.stop()
     try {
-      clock.ms += 20_000
+      clock.ms += 5_000
       expect(await list.blocksIssuance(q({ policy: 'outage' }))).toBe(true)
-      clock.ms += 40_000
+      clock.ms += 5_000
       await expect(list.blocksIssuance(q({ policy: 'outage' }))).rejects.toBeInstanceOf(StoreUnavailable)
     } finally {
       await dynamo.restart()
