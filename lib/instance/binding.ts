@@ -114,6 +114,10 @@ export async function bindInstance(table: StateTable, audit: AuditSink, req: Bin
       },
     }
     if (await table.put(updated, { ifMatch: { version: Number(current.attrs.version ?? 0) } })) return
+    // A concurrent exchange of this instance updated the binding first. Only a pending_time that
+    // moves forward must be stored (so older documents are refused later); lastSeen and the
+    // counter are bookkeeping the winner already did, so the verified exchange goes on.
+    if (req.pendingTime === registeredPending) return
   }
   throw new TemporarilyUnavailable('instance binding is contended; retry')
 }

@@ -85,6 +85,37 @@ describe.each(storeKinds())('aws-ec2 instance binding on $name', (store) => {
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(InvalidRequest)
   })
 
+  it("a bound instance's 20 concurrent exchanges with its nonce all pass (bookkeeping races are not refusals)", async () => {
+    const { h, table } = setup()
+    const id = instanceId()
+    const n = nonce()
+    const token = ec2Token(document({ instanceId: id }))
+    await h.verifier.verify(input(token, { token: n }))
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => h.verifier.verify(input(token, { token: n }))),
+    )
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([])
+    const binding = (await listBindings(table)).find((b) => b.instanceId === id)
+    expect(binding?.exchanges).toBeGreaterThanOrEqual(2)
+  })
+
+  it("concurrent exchanges with a clone's nonce are all refused even while the owner's race", async () => {
+    const { h } = setup()
+    const id = instanceId()
+    const n = nonce()
+    const token = ec2Token(document({ instanceId: id }))
+    await h.verifier.verify(input(token, { token: n }))
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 10 }, () => h.verifier.verify(input(token, { token: n }))),
+      ...Array.from({ length: 10 }, () => h.verifier.verify(input(token, { token: nonce() }))),
+    ])
+    expect(results.slice(0, 10).every((r) => r.status === 'fulfilled')).toBe(true)
+    for (const r of results.slice(10)) {
+      expect(r.status).toBe('rejected')
+      if (r.status === 'rejected') expect(String(r.reason)).toMatch(/different instance nonce/)
+    }
+  })
+
   it('refuses an older pending_time and accepts a newer one with the registered nonce', async () => {
     const s = setup()
     const id = instanceId()
