@@ -24,7 +24,7 @@ const READ_KEYS = ['kms:GetPublicKey', 'kms:DescribeKey']
  *   sent with the caller's own signature: no permission of Tessera's.)
  * - introspect: revocation list Query.
  * - revoke: revoke PutItem, lift GetItem/DeleteItem/PutItem, revocation list Query.
- * - nonce: rate-limit counter GetItem/PutItem, nonce PutItem.
+ * - nonce: rate-limit counter UpdateItem (an atomic ADD), nonce PutItem.
  * - jwks, metadata, health: the key ring only.
  */
 const FUNCTIONS = {
@@ -41,7 +41,7 @@ const FUNCTIONS = {
     dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
   },
   health: { kms: READ_KEYS },
-  nonce: { kms: READ_KEYS, dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem'] },
+  nonce: { kms: READ_KEYS, dynamodb: ['dynamodb:PutItem', 'dynamodb:UpdateItem'] },
 }
 
 /** IAM role names are at most 64 characters. */

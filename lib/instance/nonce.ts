@@ -28,19 +28,15 @@ export function createNonceService(
     const nowMs = opts.now()
     const minute = Math.floor(nowMs / 60_000)
     const retryAfter = Math.max(1, 60 - Math.floor((nowMs % 60_000) / 1000))
-    const pk = rateKey(sourceIp)
-    const sk = String(minute)
-    const expiresAt = (minute + 2) * 60
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await table.get(pk, sk)
-      const count = current ? Number(current.attrs.count ?? 0) : 0
-      if (count >= opts.rateLimitPerMinute) {
-        throw new TooManyRequests('too many nonce requests from this address; retry later', retryAfter)
-      }
-      const item = { pk, sk, expiresAt, attrs: { count: count + 1 } }
-      if (await table.put(item, current ? { ifMatch: { count } } : { ifAbsent: true })) return
+    // One atomic counter per address and minute: concurrent requests never lose a count, so a
+    // burst below the limit is never refused.
+    const count = await table.increment(rateKey(sourceIp), String(minute), 'count', {
+      limit: opts.rateLimitPerMinute,
+      expiresAt: (minute + 2) * 60,
+    })
+    if (count === undefined) {
+      throw new TooManyRequests('too many nonce requests from this address; retry later', retryAfter)
     }
-    throw new TooManyRequests('too many concurrent nonce requests from this address; retry later', retryAfter)
   }
 
   return {

@@ -6,11 +6,13 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb'
 import * as z from 'zod'
 import { awsClientConfig, withDeadline } from '../aws/retry.js'
 import {
   type AttrValue,
+  type IncrementOptions,
   type StateItem,
   type StateTable,
   StoreUnavailable,
@@ -23,6 +25,9 @@ import {
  * Those three names are therefore reserved and may not appear in `attrs`.
  */
 const RESERVED = new Set(['pk', 'sk', 'expiresAt'])
+
+/** Rounds of increment against expired leftovers and races; each round normally ends it. */
+const MAX_INCREMENT_ATTEMPTS = 3
 
 /** Upper bound on Query pages; a partition this large means a bug, not data. */
 const MAX_QUERY_PAGES = 100
@@ -143,6 +148,54 @@ export class DynamoDbTable implements StateTable {
       if (!start) return items
     }
     throw new StoreUnavailable(`query of partition exceeded ${MAX_QUERY_PAGES} pages`)
+  }
+
+  /**
+   * One UpdateItem (`ADD`) when the item is absent or live and below the limit. A refusal is either
+   * the limit or an expired item TTL has not deleted yet; a consistent read tells which, and an
+   * expired one is replaced (counting as absent, as in MemoryTable).
+   */
+  async increment(pk: string, sk: string, attr: string, opts: IncrementOptions): Promise<number | undefined> {
+    if (RESERVED.has(attr)) throw new TypeError(`attribute name "${attr}" is reserved by the state table`)
+    // The condition admits an absent item whatever the limit: a limit below 1 refuses here.
+    if (opts.limit < 1) return undefined
+    for (let attempt = 0; attempt < MAX_INCREMENT_ATTEMPTS; attempt++) {
+      let value: unknown
+      const added = await this.#conditional('UpdateItem', async (abortSignal) => {
+        const out = await this.#client.send(
+          new UpdateItemCommand({
+            TableName: this.#table,
+            Key: encodeKey(pk, sk),
+            UpdateExpression: 'SET expiresAt = if_not_exists(expiresAt, :exp) ADD #c :one',
+            ConditionExpression:
+              'attribute_not_exists(pk) OR ((attribute_not_exists(#c) OR #c < :limit) AND (attribute_not_exists(expiresAt) OR expiresAt > :now))',
+            ExpressionAttributeNames: { '#c': attr },
+            ExpressionAttributeValues: {
+              ':exp': encodeValue('expiresAt', opts.expiresAt),
+              ':one': { N: '1' },
+              ':limit': encodeValue('limit', opts.limit),
+              ':now': { N: String(this.#nowSeconds()) },
+            },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+          { abortSignal },
+        )
+        value = out.Attributes?.[attr]?.N
+      })
+      if (added) {
+        const parsed = NumberTextSchema.safeParse(value)
+        if (!parsed.success) throw new StoreUnavailable('DynamoDB UpdateItem returned no counter value')
+        return parsed.data
+      }
+      const current = await this.get(pk, sk)
+      if (current) {
+        if (Number(current.attrs[attr] ?? 0) >= opts.limit) return undefined
+        continue // changed meanwhile: try again
+      }
+      const fresh = { pk, sk, expiresAt: opts.expiresAt, attrs: { [attr]: 1 } }
+      if (await this.put(fresh, { ifAbsent: true })) return 1
+    }
+    throw new StoreUnavailable(`DynamoDB counter ${pk}/${sk} is contended`)
   }
 
   #nowSeconds(): number {

@@ -1,5 +1,6 @@
 import {
   type AttrValue,
+  type IncrementOptions,
   type StateItem,
   type StateTable,
   StoreUnavailable,
@@ -61,6 +62,20 @@ export class MemoryTable implements StateTable {
     return items
       .filter((i) => this.#alive(i) !== undefined)
       .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0))
+  }
+
+  async increment(pk: string, sk: string, attr: string, opts: IncrementOptions): Promise<number | undefined> {
+    // No await between the read and the write: atomic within this process.
+    const current = this.#alive(this.#find(pk, sk))
+    const count = current ? Number(current.attrs[attr] ?? 0) : 0
+    if (count >= opts.limit) return undefined
+    await this.put({
+      pk,
+      sk,
+      expiresAt: current ? current.expiresAt : opts.expiresAt,
+      attrs: { ...current?.attrs, [attr]: count + 1 },
+    })
+    return count + 1
   }
 
   /** Number of stored items, expired ones included until swept. */

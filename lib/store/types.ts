@@ -35,6 +35,19 @@ export interface StateTable {
   ): Promise<boolean>
   /** All unexpired items under one partition key, in sk order. */
   query(pk: string): Promise<StateItem[]>
+  /**
+   * Adds 1 to the number `attr` of one item, atomically (concurrent callers never lose a count),
+   * unless it already holds `limit` or more. An absent or expired item starts from 0 and gets
+   * `expiresAt`. Returns the new value, or undefined when the limit was reached.
+   */
+  increment(pk: string, sk: string, attr: string, opts: IncrementOptions): Promise<number | undefined>
+}
+
+/** Options for {@link StateTable.increment}. */
+export interface IncrementOptions {
+  readonly limit: number
+  /** Epoch seconds, set when the item is created. */
+  readonly expiresAt: number
 }
 
 /** Thrown by a StateTable that cannot answer (throttled, down, timed out). Maps to 503. */

@@ -28,6 +28,7 @@ const ACTION = {
   get: 'dynamodb:GetItem',
   query: 'dynamodb:Query',
   delete: 'dynamodb:DeleteItem',
+  increment: 'dynamodb:UpdateItem',
 } as const
 
 const used = { dynamodb: new Set<string>(), signs: 0 }
@@ -50,6 +51,10 @@ function recordingTable(inner: StateTable): StateTable {
     delete(pk, sk, condition) {
       record('delete')
       return inner.delete(pk, sk, condition)
+    },
+    increment(pk, sk, attr, opts) {
+      record('increment')
+      return inner.increment(pk, sk, attr, opts)
     },
   }
 }
@@ -193,10 +198,10 @@ describe('each function calls only what its IAM role allows', () => {
     expect(maySign('introspect')).toBe(false)
   })
 
-  it('nonce: issuing a nonce uses GetItem/PutItem only, and signs nothing', async () => {
+  it('nonce: issuing a nonce uses PutItem/UpdateItem only, and signs nothing', async () => {
     const r = await usage(() => fetch(`${h.url}/nonce`, { method: 'POST' }))
     expect(r.status).toBe(200)
-    expect(r.dynamodb).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem'])
+    expect(r.dynamodb).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem'])
     expect(allowedDynamo('nonce')).toEqual(expect.arrayContaining(r.dynamodb))
     expect(r.signs).toBe(0)
     expect(maySign('nonce')).toBe(false)

@@ -191,7 +191,7 @@ describe('serverless package (offline)', () => {
       token: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
       introspect: ['dynamodb:Query'],
       revoke: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
-      nonce: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      nonce: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
       jwks: [],
       metadata: [],
       health: [],

@@ -64,6 +64,21 @@ describe.each(storeKinds())('nonce service on $name', (store) => {
     clock.now += 60_000
     await expect(nonces.issue(ip)).resolves.toBeDefined() // next minute
   })
+
+  it('a concurrent burst below the limit from one address (VMs behind one NAT) is served in full', async () => {
+    const { nonces } = setup(120)
+    const ip = freshIp()
+    const results = await Promise.allSettled(Array.from({ length: 30 }, () => nonces.issue(ip)))
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([])
+  })
+
+  it('a concurrent burst above the limit is cut at exactly the limit, the rest 429', async () => {
+    const { nonces } = setup(20)
+    const ip = freshIp()
+    const results = await Promise.allSettled(Array.from({ length: 30 }, () => nonces.issue(ip)))
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(20)
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(TooManyRequests)
+  })
 })
 
 describe('nonce rate limit default', () => {

@@ -33,6 +33,68 @@ describe.each([
     return { clock, table: make(clock) as StateTable, pk: fresh() }
   }
 
+  describe('increment', () => {
+    const opts = { limit: 3, expiresAt: T0 / 1000 + 120 }
+
+    it('creates the item at 1 with expiresAt, counts up to the limit, then refuses without changing it', async () => {
+      const { table, pk } = setup()
+      expect(await table.increment(pk, 'm', 'count', opts)).toBe(1)
+      expect(await table.get(pk, 'm')).toEqual({
+        pk,
+        sk: 'm',
+        expiresAt: opts.expiresAt,
+        attrs: { count: 1 },
+      })
+      expect(await table.increment(pk, 'm', 'count', opts)).toBe(2)
+      expect(await table.increment(pk, 'm', 'count', opts)).toBe(3)
+      expect(await table.increment(pk, 'm', 'count', opts)).toBeUndefined()
+      expect(await table.increment(pk, 'm', 'count', opts)).toBeUndefined()
+      expect((await table.get(pk, 'm'))?.attrs).toEqual({ count: 3 })
+    })
+
+    it('keeps the first expiresAt and the other attributes of an existing item', async () => {
+      const { table, pk } = setup()
+      await table.put({ pk, sk: 'm', expiresAt: T0 / 1000 + 60, attrs: { note: 'x', count: 1 } })
+      expect(await table.increment(pk, 'm', 'count', opts)).toBe(2)
+      expect(await table.get(pk, 'm')).toEqual({
+        pk,
+        sk: 'm',
+        expiresAt: T0 / 1000 + 60,
+        attrs: { note: 'x', count: 2 },
+      })
+    })
+
+    it('an expired item (not yet TTL-deleted) at the limit counts as absent: starts again at 1', async () => {
+      const { table, clock, pk } = setup()
+      await table.put({ pk, sk: 'm', expiresAt: T0 / 1000 + 10, attrs: { count: 3 } })
+      clock.ms += 10_000
+      expect(await table.increment(pk, 'm', 'count', opts)).toBe(1)
+      expect(await table.get(pk, 'm')).toEqual({
+        pk,
+        sk: 'm',
+        expiresAt: opts.expiresAt,
+        attrs: { count: 1 },
+      })
+    })
+
+    it('never loses a count under concurrency: 40 concurrent callers, limit 25, exactly 25 succeed', async () => {
+      const { table, pk } = setup()
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () => table.increment(pk, 'm', 'count', { ...opts, limit: 25 })),
+      )
+      expect(results.filter((r) => r !== undefined).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
+        Array.from({ length: 25 }, (_, i) => i + 1),
+      )
+      expect((await table.get(pk, 'm'))?.attrs.count).toBe(25)
+    })
+
+    it('a limit of 0 refuses at once and writes nothing', async () => {
+      const { table, pk } = setup()
+      expect(await table.increment(pk, 'm', 'count', { ...opts, limit: 0 })).toBeUndefined()
+      expect(await table.get(pk, 'm')).toBeUndefined()
+    })
+  })
+
   it('round-trips string, number and boolean attributes', async () => {
     const { table, pk } = setup()
     expect(await table.put({ pk, sk: 'a', attrs: { s: 'x', n: 42.5, b: false, e: '' } })).toBe(true)

@@ -4,6 +4,7 @@ import { MemoryTable } from '../../lib/store/memory-table.js'
 import { RevocationList } from '../../lib/store/revocations.js'
 import {
   type AttrValue,
+  type IncrementOptions,
   type StateItem,
   type StateTable,
   StoreUnavailable,
@@ -41,6 +42,10 @@ class ObservedTable implements StateTable {
     this.queries++
     this.#check()
     return this.inner.query(pk)
+  }
+  async increment(pk: string, sk: string, attr: string, opts: IncrementOptions) {
+    this.#check()
+    return this.inner.increment(pk, sk, attr, opts)
   }
 }
 

@@ -79,6 +79,7 @@ describe('POST /nonce handler', () => {
       get: () => Promise.reject(new StoreUnavailable('down')),
       delete: () => Promise.reject(new StoreUnavailable('down')),
       query: () => Promise.reject(new StoreUnavailable('down')),
+      increment: () => Promise.reject(new StoreUnavailable('down')),
     }
     const res = await call(down)
     expect(res.statusCode).toBe(503)
