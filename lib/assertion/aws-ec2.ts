@@ -4,6 +4,7 @@ import type { AwsEc2ProviderConfig } from '../config/providers/aws-ec2.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
 import { bindInstance } from '../instance/binding.js'
 import { parseJsonStrict } from '../json/strict-json.js'
+import { consumeOnce } from '../store/replay.js'
 import { type StateTable, StoreUnavailable } from '../store/types.js'
 import { AWS_RSA2048_CERTIFICATES } from './aws-certificates.js'
 import { decodeBase64Strict, parseSignedData, verifySignerInfo } from './cms.js'
@@ -79,12 +80,12 @@ export function createAwsEc2Verifier(
       }
       const binding = provider.config.binding
       let nonce: string | undefined
-      let replay: VerifiedSubject['replay']
       if (binding.requireCallerIdentity) {
         const proof = await provePresence(deps.awsIam as AssertionVerifier, input, document)
         claims.role = proof.role
-        // The proof is a signed request STS honours for 5 minutes: the exchange consumes it once.
-        replay = proof.replay
+        // The proof is a signed request STS honours for 5 minutes: consumed here, before the
+        // binding is touched, so a captured proof cannot raise clone alerts or refresh lastSeen.
+        if (proof.replay) await consumeProof(deps.table, proof.replay)
         nonce = input.params.get('nonce')
       } else {
         if (input.actorTokenType !== TokenTypes.instanceNonce) {
@@ -115,7 +116,6 @@ export function createAwsEc2Verifier(
         sub: document.instanceId,
         claims,
         tokenHash: tokenHash(input.subjectToken),
-        ...(replay ? { replay } : {}),
       } satisfies VerifiedSubject
     },
   }
@@ -238,6 +238,18 @@ async function provePresence(
     )
   }
   return { role: m[2] as string, replay: caller.replay }
+}
+
+/** Consumes the presence proof's single-use key; refuses a proof presented before. */
+async function consumeProof(
+  table: StateTable,
+  replay: NonNullable<VerifiedSubject['replay']>,
+): Promise<void> {
+  let fresh = false
+  await guardStore(async () => {
+    fresh = await consumeOnce(table, replay.key, replay.expiresAt)
+  })
+  if (!fresh) throw new InvalidRequest('the presence proof (actor_token) has already been used')
 }
 
 /** A store that cannot answer is an outage (503), never a reason to skip the binding. */

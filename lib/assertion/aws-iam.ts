@@ -96,8 +96,10 @@ export function createAwsIamVerifier(
           ? {
               replay: {
                 key: `aws-iam:${checked.signature}`,
-                // STS refuses the request once X-Amz-Date is 5 minutes old; the key outlives that.
-                expiresAt: Math.ceil((checked.signedAt + MAX_DATE_SKEW_MS) / 1000) + provider.clockTolerance,
+                // Accepted up to and including X-Amz-Date + 5 min (whole seconds); the key lives
+                // strictly longer (an item counts as gone at its expiresAt second).
+                expiresAt:
+                  Math.floor((checked.signedAt + MAX_DATE_SKEW_MS) / 1000) + 1 + provider.clockTolerance,
               },
             }
           : {}),

@@ -1,8 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { isIP } from 'node:net'
+import { isIP, type LookupFunction } from 'node:net'
 import { AWS_ATTEMPT_TIMEOUT_MS, AWS_DEADLINE_MS, AWS_MAX_ATTEMPTS, withDeadline } from '../aws/retry.js'
-import { TemporarilyUnavailable } from '../errors.js'
+import { BrokerError, InvalidRequest, TemporarilyUnavailable } from '../errors.js'
 import { stsErrorCode } from './sts-identity.js'
 
 /**
@@ -23,7 +23,12 @@ export interface StsForwardOptions {
   readonly attemptTimeoutMs?: number
   readonly deadlineMs?: number
   readonly maxAttempts?: number
+  /** DNS lookup for the dialled host (tests); defaults to the system resolver. */
+  readonly lookup?: LookupFunction
 }
+
+/** The global endpoint: if it does not resolve, DNS is down (an outage), not a bad request. */
+const GLOBAL_STS_HOST = 'sts.amazonaws.com'
 
 /** STS answers are tiny; anything larger is not STS. */
 export const MAX_STS_RESPONSE_BYTES = 64 * 1024
@@ -53,18 +58,25 @@ export function createStsForwarder(
         for (let attempt = 1; attempt <= maxAttempts; attempt++) {
           if (attempt > 1) await pause(25 * 2 ** attempt, signal)
           try {
-            const reply = await sendOnce(target, req, attemptMs, signal, agents)
+            const reply = await sendOnce(target, req, attemptMs, signal, agents, opts.lookup)
             if (!retryable(reply)) return reply
             last = new Error(`STS answered ${reply.status} ${stsErrorCode(reply.body) ?? ''}`.trim())
           } catch (err) {
-            if (err instanceof TemporarilyUnavailable) throw err
+            if (err instanceof BrokerError) throw err
+            // A regional host that does not exist (a made-up, China or isolated-partition region
+            // name) is the caller's mistake, and retrying cannot fix it: 400, not 503.
+            if (!endpoint && req.host !== GLOBAL_STS_HOST && errorCode(err) === 'ENOTFOUND') {
+              throw new InvalidRequest(
+                `${req.host} does not resolve: not an AWS STS region (AWS China and isolated partitions are not supported)`,
+              )
+            }
             last = err
           }
         }
         throw last
       }, opts.deadlineMs ?? AWS_DEADLINE_MS)
     } catch (err) {
-      if (err instanceof TemporarilyUnavailable) throw err
+      if (err instanceof BrokerError) throw err
       throw new TemporarilyUnavailable('AWS STS is unavailable; retry later').withDetail(
         `GetCallerIdentity: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
       )
@@ -83,6 +95,10 @@ function parseEndpoint(text: string): URL {
     throw new Error('AWS_ENDPOINT_URL_STS must be an http(s) URL without credentials or query')
   }
   return url
+}
+
+function errorCode(err: unknown): unknown {
+  return typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined
 }
 
 function retryable(reply: StsReply): boolean {
@@ -114,6 +130,7 @@ function sendOnce(
   timeoutMs: number,
   signal: AbortSignal,
   agents: { http: HttpAgent; https: HttpsAgent },
+  lookup: LookupFunction | undefined,
 ): Promise<StsReply> {
   const secure = target.protocol === 'https:'
   const hostname = target.hostname.replace(/^\[|\]$/g, '')
@@ -127,6 +144,7 @@ function sendOnce(
       method: 'POST',
       headers: { ...req.headers, host: req.host, 'content-length': String(body.length) },
       agent: secure ? agents.https : agents.http,
+      ...(lookup ? { lookup } : {}),
       // Verify the certificate of the host actually dialled, not of the signed Host header.
       ...(secure && isIP(hostname) === 0 ? { servername: hostname } : {}),
       signal,

@@ -16,7 +16,7 @@ const ACCOUNT_RE = /^\d{12}$/
 const USER_ID_RE = /^[A-Za-z0-9]{1,128}(?::[\w+=,.@-]{1,128})?$/
 const NAME = '[\\w+=,.@-]{1,128}'
 const ARN_RE = new RegExp(
-  `^arn:(aws|aws-us-gov):(sts|iam)::(\\d{12}):(?:assumed-role/(${NAME})/(${NAME})|user/(?:[\\x21-\\x7e]{0,510}/)?(${NAME})|federated-user/(${NAME})|root)$`,
+  `^arn:(aws|aws-us-gov):(sts|iam)::(\\d{12}):(?:assumed-role/(${NAME})/(${NAME})|user/(?:[\\x21-\\x7f]{0,510}/)?(${NAME})|federated-user/(${NAME})|root)$`,
 )
 
 /** The text of the one `<name>` element, or undefined when absent, repeated, or not plain text. */

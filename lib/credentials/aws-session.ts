@@ -52,9 +52,9 @@ function encodeValue(value: string, rule: EncodingRule): string {
   return `${prefix}${MARK}${hash}`
 }
 
-/** RoleSessionName for a subject: deterministic, AWS-valid, distinct for distinct subjects. */
-export function roleSessionName(sub: string): string {
-  return encodeValue(sub, SESSION_ID_RULE)
+/** RoleSessionName for a subject (`<provider>:<sub>`): deterministic, AWS-valid, distinct for distinct subjects. */
+export function roleSessionName(identity: string): string {
+  return encodeValue(identity, SESSION_ID_RULE)
 }
 
 /** Encodes a rendered SourceIdentity (same rules as session names; never starts with "aws:"). */
@@ -157,14 +157,14 @@ export function renderSessionTags(
   })
 }
 
-/** SourceIdentity for a subject: the grant's template, or `sub`. Always set. */
+/** SourceIdentity for a subject: the grant's template, or `<provider>:<sub>` (`identity`). Always set. */
 export function renderSourceIdentity(
   template: string | undefined,
-  sub: string,
+  identity: string,
   claims: Readonly<Record<string, unknown>>,
   policy: string,
 ): string {
-  if (template === undefined) return encodeSourceIdentity(sub)
+  if (template === undefined) return encodeSourceIdentity(identity)
   let text: string
   try {
     text = renderTemplate(template, claims)

@@ -58,10 +58,13 @@ export function assumeRoleInput(grant: AwsGrant, subject: VerifiedSubject, polic
     // Config load refuses this; reaching it means the loader was bypassed.
     throw new InvalidRequest(`policy "${policy}" has a session policy that is not a JSON object`)
   }
+  // Provider-qualified: the same `sub` from two issuers (two clusters' service accounts) must not
+  // share a session name or source identity, which IAM conditions grant on.
+  const identity = `${subject.provider}:${subject.sub}`
   return {
     RoleArn: grant.roleArn,
-    RoleSessionName: roleSessionName(subject.sub),
-    SourceIdentity: renderSourceIdentity(grant.sourceIdentity, subject.sub, subject.claims, policy),
+    RoleSessionName: roleSessionName(identity),
+    SourceIdentity: renderSourceIdentity(grant.sourceIdentity, identity, subject.claims, policy),
     DurationSeconds: clampDuration(grant.duration),
     ...(tags.length > 0 ? { Tags: tags } : {}),
     ...(sessionPolicy !== undefined ? { Policy: sessionPolicy } : {}),

@@ -10,7 +10,7 @@ const MIN = 60_000
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
 
 /** Stands in for the aws-iam verifier: maps a presented token to the ARN STS would return. */
-function fakeAwsIam(arns: Record<string, string>): AssertionVerifier {
+function fakeAwsIam(arns: Record<string, string>, opts: { singleUse?: boolean } = {}): AssertionVerifier {
   return {
     tokenTypes: [TokenTypes.awsSigv4],
     async verify(i) {
@@ -23,6 +23,9 @@ function fakeAwsIam(arns: Record<string, string>): AssertionVerifier {
         sub: arn,
         claims: { sub: arn },
         tokenHash: 'x',
+        ...(opts.singleUse
+          ? { replay: { key: `aws-iam:${i.subjectToken}`, expiresAt: NOW / 1000 + 330 } }
+          : {}),
       }
     },
   }
@@ -195,6 +198,25 @@ describe.each(storeKinds())('aws-ec2 instance binding on $name', (store) => {
         ),
       )
       expect(subject.claims.role).toBe('web-role')
+    })
+
+    it('a used proof is refused before the binding is touched: no clone alert, no bookkeeping', async () => {
+      const id = instanceId()
+      const iam = fakeAwsIam(
+        { good: `arn:aws:sts::${ACCOUNT}:assumed-role/web-role/${id}` },
+        { singleUse: true },
+      )
+      const { h, table } = setup(strict, iam)
+      const token = ec2Token(document({ instanceId: id }))
+      const proof = { token: 'good', type: TokenTypes.awsSigv4 }
+      await h.verifier.verify(input(token, proof, { nonce: nonce() }))
+      const before = (await listBindings(table)).find((b) => b.instanceId === id)
+      // Replayed with another nonce: would be a clone alert if it reached the binding.
+      await expect(h.verifier.verify(input(token, proof, { nonce: nonce() }))).rejects.toThrow(
+        /already been used/,
+      )
+      expect(h.audit.events.some((e) => e.event === 'instance.clone_suspected')).toBe(false)
+      expect((await listBindings(table)).find((b) => b.instanceId === id)).toEqual(before)
     })
 
     it('refuses the wrong session name', async () => {

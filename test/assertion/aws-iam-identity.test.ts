@@ -26,6 +26,10 @@ describe('parseCallerIdentity', () => {
     expect(
       parseCallerIdentity(doc(fields('arn:aws:iam::111122223333:root', undefined, '111122223333'))),
     ).toBeDefined()
+    // IAM paths may hold any of U+0021-U+007F, DEL included: a valid user is never an STS fault (503).
+    expect(
+      parseCallerIdentity(doc(fields('arn:aws:iam::111122223333:user/ops\u007f/alice', undefined, 'AIDAEX'))),
+    ).toMatchObject({ arn: 'arn:aws:iam::111122223333:user/ops\u007f/alice' })
     expect(
       parseCallerIdentity(doc(fields('arn:aws-us-gov:sts::111122223333:assumed-role/r/s'))),
     ).toBeDefined()

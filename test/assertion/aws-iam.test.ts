@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { LookupFunction } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createAwsIamVerifier } from '../../lib/assertion/aws-iam.js'
 import type { AwsIamProviderConfig } from '../../lib/config/providers/aws-iam.js'
@@ -46,7 +47,7 @@ describe('aws-iam verifier: accepted', () => {
       },
       tokenHash: createHash('sha256').update(token).digest('base64url'),
       // replay: once by default; the key lives until the 5-minute X-Amz-Date window + tolerance closes.
-      replay: { key: `aws-iam:${signatureOf(token)}`, expiresAt: T / 1000 + 300 + 30 },
+      replay: { key: `aws-iam:${signatureOf(token)}`, expiresAt: T / 1000 + 301 + 30 },
     })
     expect(fake.count('GetCallerIdentity')).toBe(1)
     expect(fake.requests[0]?.auth).toBe('ok')
@@ -155,7 +156,7 @@ describe('aws-iam replay key', () => {
 
   it('a request signed 4 minutes ago keeps its key only until its window closes', async () => {
     const subject = await verifier().verify(input(await signAs(LAMBDA_ROLE, { at: T - 240_000 })))
-    expect(subject.replay?.expiresAt).toBe((T - 240_000) / 1000 + 300 + 30)
+    expect(subject.replay?.expiresAt).toBe((T - 240_000) / 1000 + 301 + 30)
   })
 })
 
@@ -209,6 +210,52 @@ describe('aws-iam verifier: STS outages', () => {
       expect(fake.count()).toBeLessThanOrEqual(3)
     })
   }
+
+  describe('DNS', () => {
+    /** A resolver that fails every lookup with `code`, counting calls (no real DNS in tests). */
+    const failingLookup = (code: string) => {
+      const calls: string[] = []
+      const lookup = ((hostname: string, _opts: unknown, cb: (err: Error | null) => void) => {
+        calls.push(hostname)
+        cb(Object.assign(new Error(`getaddrinfo ${code} ${hostname}`), { code }))
+      }) as unknown as LookupFunction
+      return { calls, lookup }
+    }
+    const direct = (lookup: LookupFunction) =>
+      createAwsIamVerifier([provider()], {
+        now: () => T,
+        stsEndpoint: '', // the signed host itself, as in production
+        forward: { attemptTimeoutMs: 200, deadlineMs: 1500, lookup },
+      })
+
+    it('a made-up region whose STS host does not resolve is 400 invalid_request at once, not a 503', async () => {
+      const { calls, lookup } = failingLookup('ENOTFOUND')
+      const err = await direct(lookup)
+        .verify(input(await signAs(LAMBDA_ROLE, { region: 'zz-bogus-9' })))
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(InvalidRequest)
+      expect((err as Error).message).toMatch(/sts\.zz-bogus-9\.amazonaws\.com does not resolve/)
+      expect(calls).toEqual(['sts.zz-bogus-9.amazonaws.com'])
+    })
+
+    it('the global endpoint not resolving is an outage (DNS down): 503 after bounded retries', async () => {
+      const { calls, lookup } = failingLookup('ENOTFOUND')
+      const err = await direct(lookup)
+        .verify(input(await signAs(LAMBDA_ROLE, { region: 'global' })))
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(TemporarilyUnavailable)
+      expect(calls.length).toBeGreaterThan(1)
+      expect(calls.length).toBeLessThanOrEqual(3)
+    })
+
+    it('a transient resolver failure (EAI_AGAIN) on a regional host is an outage too: 503', async () => {
+      const { lookup } = failingLookup('EAI_AGAIN')
+      const err = await direct(lookup)
+        .verify(input(await signAs(LAMBDA_ROLE, { region: 'eu-west-1' })))
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(TemporarilyUnavailable)
+    })
+  })
 
   it('answers 503 when STS is unreachable', async () => {
     const v = createAwsIamVerifier([provider()], {

@@ -158,8 +158,13 @@ describe('instanceAssertion(aws, { callerIdentity: true })', () => {
       expect(subject.sub).toBe(INSTANCE)
       expect(subject.claims.role).toBe('fleet-role')
       expect(sts.count('GetCallerIdentity')).toBe(1)
-      // The proof is single use: the exchange consumes the signed request's key.
-      expect(subject.replay?.key).toMatch(/^aws-iam:[0-9a-f]{64}$/)
+      // The proof is single use, consumed before the binding is touched.
+      await expect(
+        ec2.verify(
+          input(a.subjectToken, { token: a.actorToken as string, type: a.actorTokenType as string }, a.extra),
+        ),
+      ).rejects.toThrow(/presence proof \(actor_token\) has already been used/)
+      expect(sts.count('GetCallerIdentity')).toBe(2)
     })
   })
 })

@@ -85,8 +85,8 @@ describe('createAwsMinter: what is sent to STS', () => {
     const [call] = fake.assumeRoleCalls()
     expect(call).toMatchObject({
       RoleArn: ROLE,
-      RoleSessionName: roleSessionName(subject.sub),
-      SourceIdentity: roleSessionName(subject.sub),
+      RoleSessionName: roleSessionName(`github-actions:${subject.sub}`),
+      SourceIdentity: roleSessionName(`github-actions:${subject.sub}`),
       DurationSeconds: '7200',
       'Tags.member.1.Key': 'repo',
       'Tags.member.1.Value': 'acme/app',
@@ -98,7 +98,18 @@ describe('createAwsMinter: what is sent to STS', () => {
         '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}',
     })
     expect(call?.['Tags.member.4.Key']).toBeUndefined()
-    expect(call?.RoleSessionName).toMatch(/^repo-acme-app-ref-refs-heads-main=/)
+    expect(call?.RoleSessionName).toMatch(/^github-actions-repo-acme-app-ref-refs-[\w-]*=[\w-]{22}$/)
+  })
+
+  it('the same sub from two providers (two clusters) gets distinct session names and source identities', async () => {
+    const sa = 'system:serviceaccount:prod:deployer'
+    const minter = createAwsMinter({ client })
+    await minter.mint(grant(), { ...subject, provider: 'cluster-a', sub: sa }, CTX)
+    await minter.mint(grant(), { ...subject, provider: 'cluster-b', sub: sa }, CTX)
+    const [a, b] = fake.assumeRoleCalls()
+    expect(a?.RoleSessionName).not.toBe(b?.RoleSessionName)
+    expect(a?.SourceIdentity).not.toBe(b?.SourceIdentity)
+    expect(a?.RoleSessionName).toMatch(/^cluster-a-system-serviceaccount-prod-[\w-]*=[\w-]{22}$/)
   })
 
   it('sets SourceIdentity from its template, and a YAML-object session policy as minified JSON', async () => {
