@@ -7,6 +7,9 @@
 // `assumableRoleArns`: comma-separated role ARNs, or `none` for a deployment that grants no AWS
 // credentials). Those roles must trust the token function's role, `tessera-<stage>-<region>`.
 
+const { existsSync, readFileSync } = require('node:fs')
+const { join } = require('node:path')
+
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/
 
 // Logical IDs of the AWS::KMS::Key resources in infra/kms.yml. Renaming one there (to replace a
@@ -68,6 +71,29 @@ async function assumableRoleArns(resolveVariable) {
   return [...new Set(arns)]
 }
 
+/**
+ * The role ARNs the bundled config's `aws` grants hand out (`dist/token/tessera.json`, written by
+ * scripts/bundle.ts), or undefined when no config is bundled (a template-only package).
+ */
+function grantedRoleArns(root) {
+  const file = join(root, 'dist', 'token', 'tessera.json')
+  if (!existsSync(file)) return undefined
+  const config = JSON.parse(readFileSync(file, 'utf8'))
+  const arns = (config.policies ?? []).flatMap((p) => (p.grant?.aws?.roleArn ? [p.grant.aws.roleArn] : []))
+  return [...new Set(arns)]
+}
+
+/** A grant the token role may not assume would fail every exchange at run time: refuse to package it. */
+function checkGrantedRoles(granted, roles) {
+  const missing = (granted ?? []).filter((arn) => !roles.includes(arn))
+  if (missing.length > 0) {
+    throw new Error(
+      `assumableRoleArns lacks role(s) the bundled config grants: ${missing.join(', ')} ` +
+        '(the token function could not assume them; add them to --param="assumableRoleArns=...")',
+    )
+  }
+}
+
 /** `token` -> `Token`: osls's prefix for a function's resources (TokenLogGroup, TokenLambdaFunction). */
 const logicalPrefix = (fn) => fn.charAt(0).toUpperCase() + fn.slice(1)
 
@@ -111,6 +137,7 @@ function statementsFor(fn, needs, roles) {
 
 module.exports = async ({ resolveVariable }) => {
   const roles = await assumableRoleArns(resolveVariable)
+  checkGrantedRoles(grantedRoleArns(join(__dirname, '..')), roles)
   const stage = await resolveVariable('sls:stage')
   const region = await resolveVariable('self:provider.region')
   const Resources = {}
@@ -144,3 +171,5 @@ module.exports = async ({ resolveVariable }) => {
 }
 
 module.exports.FUNCTIONS = FUNCTIONS
+module.exports.grantedRoleArns = grantedRoleArns
+module.exports.checkGrantedRoles = checkGrantedRoles
