@@ -66,7 +66,6 @@ async function subject(values: {
   region?: string | undefined
   instance?: string | undefined
   'caller-identity': boolean
-  audience: string[]
 }): Promise<
   Pick<ExchangeParams, 'subjectToken' | 'subjectTokenType' | 'actorToken' | 'actorTokenType' | 'extra'>
 > {
@@ -82,9 +81,10 @@ async function subject(values: {
     const cloud = values.instance as (typeof CLOUDS)[number]
     if (!CLOUDS.includes(cloud)) throw new Error(`--instance must be one of ${CLOUDS.join(', ')}`)
     const { instanceAssertion } = await import('../client/instance.js')
+    // A GCP identity token is always requested for the broker itself (its issuer, `--url`), never
+    // for the downstream `--audience`: a token minted for an API must not be exchangeable here.
     const a = await instanceAssertion(cloud, {
       brokerUrl: values.url,
-      ...(values.audience[0] ? { audience: values.audience[0] } : {}),
       // Presence proof: the instance-profile credentials sign GetCallerIdentity (with --server-id).
       ...(values['caller-identity']
         ? {
@@ -103,7 +103,11 @@ async function subject(values: {
 export function formatResult(body: Record<string, unknown>, format: Format): string {
   switch (format) {
     case 'token':
-      return String(body.access_token)
+      if (typeof body.access_token !== 'string' || body.access_token === '')
+        throw new Error(
+          'the broker answered without an access token (use --format json, env or credential-process)',
+        )
+      return body.access_token
     case 'json':
       return JSON.stringify(body, null, 2)
     case 'env':

@@ -1,5 +1,7 @@
 /** API Gateway HTTP API (payload v2) shapes, shared by the Lambda handlers and the local server. */
+
 import { randomUUID } from 'node:crypto'
+import { InvalidRequest } from '../errors.js'
 import type { HttpRequest, HttpResponse } from './types.js'
 
 /** The fields of an API Gateway HTTP API (payload v2) event that Tessera reads. */
@@ -39,10 +41,19 @@ export function toHttpRequest(event: HttpApiEvent, requestId: string): HttpReque
     method: (event.requestContext?.http?.method ?? 'GET').toUpperCase(),
     path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
     headers,
-    body: event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw,
+    body: event.isBase64Encoded ? decodeUtf8(Buffer.from(raw, 'base64')) : raw,
     query: event.rawQueryString ?? '',
     sourceIp: event.requestContext?.http?.sourceIp ?? '',
     requestId,
+  }
+}
+
+/** Strict UTF-8, as the local server: a replacement character must never stand in for bad bytes. */
+function decodeUtf8(bytes: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new InvalidRequest('the request body is not valid UTF-8')
   }
 }
 

@@ -67,6 +67,13 @@ describe('gcp-instance preset: accepted', () => {
     expect(subject.issuer).toBe('accounts.google.com')
   })
 
+  it('the same token presented twice yields the same replay key (what the exchange consumes once)', async () => {
+    const token = await fx.issuer.sign(claims())
+    const [a, b] = [await fx.verify(token), await fx.verify(token)]
+    expect(a.replay?.key).toBeDefined()
+    expect(b.replay).toEqual(a.replay)
+  })
+
   it('derives the replay key from the token, not from jti', async () => {
     const a = await fx.verify(await fx.issuer.sign(claims({ jti: 'same' })))
     const b = await fx.verify(await fx.issuer.sign(claims({ jti: 'same', n: 2 })))

@@ -184,6 +184,24 @@ describe('config loading', () => {
       '',
     ],
     [
+      'a gcp-instance provider made reusable (replay: allow)',
+      BASE.replace(
+        'providers:\n',
+        'providers:\n  - { name: gce, kind: oidc, preset: gcp-instance, projects: [acme], replay: allow }\n',
+      ),
+      'providers[0].replay',
+      'single use',
+    ],
+    [
+      'a session policy over 2,048 characters',
+      BASE.replace(
+        '      token: { audience: https://api.example.com, scopes: [deploy:write], ttl: 10m }',
+        `      aws: { roleArn: "arn:aws:iam::111122223333:role/x", sessionPolicy: { Version: "2012-10-17", Statement: [{ Effect: Allow, Action: "s3:GetObject", Resource: "arn:aws:s3:::${'b'.repeat(2100)}" }] } }`,
+      ),
+      'policies[0].grant.aws.sessionPolicy',
+      'at most 2048',
+    ],
+    [
       'signing with both key and keys',
       BASE.replace(
         'providers:',

@@ -57,6 +57,12 @@ describe('evaluate: allows', () => {
     expect(d.grant).toEqual({ kind: 'aws', roleArn: ROLE, duration: 900 })
   })
 
+  it('selects the aws grant by audience equal to the role ARN, as by resource', () => {
+    const d = allowed(evaluate(compiled, request(CLAIMS, { audiences: [ROLE] })))
+    expect(d.policy).toBe('deploy-aws')
+    expect(d.grant).toEqual({ kind: 'aws', roleArn: ROLE, duration: 900 })
+  })
+
   it('narrows to the requested scopes (deduplicated)', () => {
     const d = allowed(
       evaluate(compiled, request(CLAIMS, { audiences: [API], scopes: ['deploy:read', 'deploy:read'] })),

@@ -51,6 +51,15 @@ export const OidcProviderSchema = OidcProviderInputSchema.transform((p, ctx) => 
     })
     return z.NEVER
   }
+  if (gcp && p.replay === 'allow') {
+    // A VM identity token is a bearer credential for its hour of life: single use is the point.
+    ctx.addIssue({
+      code: 'custom',
+      path: ['replay'],
+      message: 'gcp-instance identity tokens are single use: replay must be once (the default)',
+    })
+    return z.NEVER
+  }
   if (!gcp && p.projects) {
     ctx.addIssue({
       code: 'custom',
