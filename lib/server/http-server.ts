@@ -39,12 +39,32 @@ export async function startLocalServer(opts: {
   extra?: LocalExtra
 }): Promise<RunningServer> {
   const routes = new Map(opts.routes.map((r) => [r.path, r.handler]))
-  const server = createServer((req, res) => {
+  // requireHostHeader off: Node would answer a Host-less HTTP/1.1 request with a bare 400 of its own;
+  // routing never reads Host, so such a request is served (or refused) like any other.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     void handle(req, res, routes, opts.extra)
+  })
+  // An unsupported `Expect` (anything but 100-continue): the contract's JSON error, not Node's bare 417.
+  server.on('checkExpectation', (req, res) => {
+    const requestId = randomUUID()
+    req.resume()
+    const { status, headers, body } = errorResponse(
+      new InvalidRequest('the Expect header is not supported'),
+      requestId,
+    )
+    send(res, status, { ...headers, Connection: 'close' }, body)
   })
   // Requests Node's parser rejects (bad Content-Length, header overflow…) still get the JSON error format.
   server.on('clientError', (_err, socket) => {
     if (!socket.writable) return socket.destroy()
+    // A response to an earlier, valid request on this connection is still being produced (pipelined
+    // garbage after it): let it be delivered, then close, rather than writing over it.
+    const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
+    if (inFlight) {
+      inFlight.once('finish', () => socket.end())
+      inFlight.once('close', () => socket.end())
+      return
+    }
     const { status, headers, body } = errorResponse(
       new InvalidRequest('malformed HTTP request'),
       randomUUID(),

@@ -212,6 +212,25 @@ describe('local server: hostile HTTP', () => {
     expect(res).toContain('"error":"invalid_request"')
   })
 
+  it('an HTTP/1.1 request without Host is served by the routes (no bare Node 400)', async () => {
+    const res = await raw('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')
+    expect(res).toMatch(/^HTTP\/1\.1 200 /)
+    expect(res).toContain('"status":"ok"')
+  })
+
+  it('an unsupported Expect header gets the JSON 400, not a bare 417', async () => {
+    const res = await raw('POST /token HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Length: 0\r\n\r\n')
+    expect(res).toMatch(/^HTTP\/1\.1 400 /)
+    expect(res).toMatch(/cache-control: no-store/i)
+    expect(res).toContain('"error":"invalid_request"')
+  })
+
+  it('garbage pipelined after a valid request does not swallow its response', async () => {
+    const res = await raw('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE \x00\r\n\r\n')
+    expect(res).toMatch(/^HTTP\/1\.1 200 /)
+    expect(res).toContain('"status":"ok"')
+  })
+
   it('a body that is not valid UTF-8 is a 400', async () => {
     const body = Buffer.concat([Buffer.from('grant_type=x&subject_token='), Buffer.from([0xc3, 0x28])])
     const head = `POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`
