@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../errors.js'
 
 /** Larger than any sane trust configuration; stops a wrong path (a log, a binary) being slurped. */
-const MAX_CONFIG_BYTES = 1024 * 1024
+/** A config is a reviewed text file; anything larger is a mistake or an attack. */
+export const MAX_CONFIG_BYTES = 1024 * 1024
 
 /**
  * Where a Lambda's config lives: `TESSERA_CONFIG` (default `tessera.json`, written by scripts/bundle.ts); a relative path is

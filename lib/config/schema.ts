@@ -81,13 +81,19 @@ export const AwsRoleArnSchema = z
   .string()
   .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN')
 
+/** zod's record silently drops a `__proto__` key: refuse it so nothing configured can disappear. */
+const withoutProto = (what: string) =>
+  z.custom<unknown>((raw) => !(typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')), {
+    message: `"__proto__" cannot be ${what}`,
+  })
+
 export const AwsGrantSchema = z.strictObject({
   roleArn: AwsRoleArnSchema,
   duration: boundedDuration(900, 43_200).default(900),
   /** Inline session policy (JSON text or a YAML object), further narrowing the role. */
   sessionPolicy: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
   /** Session tag templates over the subject's claims: `{ repo: "{{repository}}" }`. */
-  sessionTags: z.record(z.string(), z.string()).optional(),
+  sessionTags: withoutProto('a session tag key').pipe(z.record(z.string(), z.string())).optional(),
   /** SourceIdentity template; defaults to the subject. */
   sourceIdentity: z.string().min(1).optional(),
 })
@@ -100,11 +106,7 @@ export const GrantSchema = z
   })
 export type Grant = z.output<typeof GrantSchema>
 
-/** zod's record silently drops a `__proto__` key: reject it so no condition can disappear. */
-const MatchSchema = z
-  .custom<unknown>((raw) => !(typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')), {
-    message: '"__proto__" cannot be a claim name',
-  })
+const MatchSchema = withoutProto('a claim name')
   .pipe(z.record(z.string().min(1), MatcherSchema))
   .refine((m) => Object.keys(m).length > 0, { message: 'match needs at least one claim condition' })
 

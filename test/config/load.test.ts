@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { compileConfigPolicies } from '../../lib/broker.js'
-import { loadConfigText } from '../../lib/config/load.js'
+import { loadConfigFile, loadConfigText } from '../../lib/config/load.js'
 import { ConfigError } from '../../lib/errors.js'
 
 const BASE = `issuer: https://sts.example.com
@@ -27,6 +30,52 @@ function problems(yaml: string): string[] {
   }
   return []
 }
+
+describe('config loading: YAML that would not mean what it says', () => {
+  it('an alias bomb is a ConfigError naming the file, not a bare error', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
+    for (const n of ['b', 'c', 'd', 'e', 'f']) {
+      const prev = levels.at(-1)?.[0] as string
+      levels.push(`${n}: &${n} [${Array.from({ length: 10 }, () => `*${prev}`).join(', ')}]`)
+    }
+    const found = problems(`${levels.join('\n')}\n${BASE}`)
+    expect(found.join('\n')).toMatch(/^tessera\.yaml: .*alias/im)
+  })
+
+  it('keys that collide once converted (1 and "1") are duplicates', () => {
+    const yaml = BASE.replace(
+      'match: { sub: "repo:acme/app:ref:refs/heads/main" }',
+      'match: { 1: a, "1": b }',
+    )
+    expect(problems(yaml).join('\n')).toMatch(/tessera\.yaml:\d+:\d+: .*(unique|duplicate)/i)
+  })
+
+  it('an unresolved custom tag is an error, not a warning', () => {
+    const yaml = BASE.replace('ttl: 10m', 'ttl: !duration 10m')
+    expect(problems(yaml).join('\n')).toMatch(/tessera\.yaml:\d+:\d+: .*tag/i)
+  })
+
+  it('a "__proto__" session tag key is refused instead of silently dropped', () => {
+    const yaml = BASE.replace(
+      '      token: { audience: https://api.example.com, scopes: [deploy:write], ttl: 10m }',
+      '      aws: { roleArn: "arn:aws:iam::111122223333:role/x", sessionTags: { "__proto__": "{{sub}}" } }',
+    )
+    expect(problems(yaml).join('\n')).toMatch(/__proto__.*session tag key/)
+  })
+
+  it('a config file over 1 MiB is refused before it is read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-big-'))
+    try {
+      const file = join(dir, 'big.yaml')
+      writeFileSync(file, `${BASE}# ${'x'.repeat(1024 * 1024)}\n`)
+      const err = await loadConfigFile(file).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ConfigError)
+      expect(String((err as ConfigError).issues)).toMatch(/larger than 1048576 bytes/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
 
 describe('config loading', () => {
   it('loads a valid config with defaults filled in', () => {
