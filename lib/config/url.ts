@@ -8,6 +8,9 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 function checkUrl(text: string, what: string): string | undefined {
+  // The URL parser strips or rewrites these (tabs, edge spaces, `\` as `/`), so the checked URL
+  // would differ from the text used as an identifier.
+  if (/[\s\\]/.test(text)) return `${what} must not contain whitespace or backslashes`
   let url: URL
   try {
     url = new URL(text)
@@ -31,5 +34,7 @@ export const HttpsUrlSchema = z.string().superRefine((text, ctx) => {
 export const IssuerSchema = z.string().superRefine((text, ctx) => {
   const problem = checkUrl(text, 'issuer')
   if (problem) return ctx.addIssue({ code: 'custom', message: problem })
-  if (new URL(text).search) ctx.addIssue({ code: 'custom', message: 'issuer must not have a query' })
+  // An empty query ("…/?") leaves `search` empty: look at the text too.
+  if (new URL(text).search || text.includes('?'))
+    ctx.addIssue({ code: 'custom', message: 'issuer must not have a query' })
 })

@@ -154,6 +154,30 @@ describe('config loading', () => {
       'query',
     ],
     [
+      'an issuer with an empty query',
+      BASE.replace('githubusercontent.com\n', 'githubusercontent.com/?\n'),
+      'providers[0].issuer',
+      'query',
+    ],
+    [
+      'an issuer with a tab the URL parser would strip',
+      BASE.replace('https://token.actions', '"https://token.act\\tions').replace('githubusercontent.com\n', 'githubusercontent.com"\n'),
+      'providers[0].issuer',
+      'whitespace',
+    ],
+    [
+      'an issuer with backslashes',
+      BASE.replace('https://token.actions', 'https:\\\\token.actions'),
+      'providers[0].issuer',
+      'backslash',
+    ],
+    [
+      'a broker issuer with a leading space',
+      BASE.replace('issuer: https://sts.example.com', 'issuer: " https://sts.example.com"'),
+      'issuer',
+      'whitespace',
+    ],
+    [
       'an issuer with credentials',
       BASE.replace('https://token.actions', 'https://u:p@token.actions'),
       'providers[0].issuer',
