@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { link, mkdir, open, stat, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import * as z from 'zod'
@@ -262,13 +263,46 @@ export async function loadOrCreateNonce(file: string): Promise<string> {
   } finally {
     await unlink(temp)
   }
-  const info = await stat(file)
-  if ((info.mode & 0o077) !== 0) {
+  return readOwnNonce(file)
+}
+
+/**
+ * Reads an existing nonce file safely: never through a symlink (O_NOFOLLOW), and only a regular
+ * file owned by this user that nobody else can read or replace (mode and directory checked on the
+ * open handle, so nothing can be swapped in between the check and the read).
+ */
+async function readOwnNonce(file: string): Promise<string> {
+  const dirInfo = await stat(dirname(file))
+  if ((dirInfo.mode & 0o022) !== 0) {
     throw new InstanceMetadataError(
-      `${file} is readable by other users; fix with chmod 600 (or delete it and reset the binding)`,
+      `${dirname(file)} is writable by other users, who could replace the nonce file; fix with chmod 700`,
     )
   }
-  const stored = (await readFile(file, 'utf8')).trim()
-  if (!NONCE_RE.test(stored)) throw new InstanceMetadataError(`${file} does not hold a valid instance nonce`)
-  return stored
+  let handle: Awaited<ReturnType<typeof open>>
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new InstanceMetadataError(`${file} is a symbolic link; refusing to read the nonce through it`)
+    throw err
+  }
+  try {
+    const info = await handle.stat()
+    if (!info.isFile()) throw new InstanceMetadataError(`${file} is not a regular file`)
+    const uid = process.getuid?.()
+    if (uid !== undefined && info.uid !== uid) {
+      throw new InstanceMetadataError(`${file} belongs to another user; refusing to use it`)
+    }
+    if ((info.mode & 0o077) !== 0) {
+      throw new InstanceMetadataError(
+        `${file} is readable by other users; fix with chmod 600 (or delete it and reset the binding)`,
+      )
+    }
+    const stored = (await handle.readFile({ encoding: 'utf8' })).trim()
+    if (!NONCE_RE.test(stored))
+      throw new InstanceMetadataError(`${file} does not hold a valid instance nonce`)
+    return stored
+  } finally {
+    await handle.close()
+  }
 }
