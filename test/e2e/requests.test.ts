@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MemoryTable } from '../../lib/store/memory-table.js'
+import { StoreUnavailable } from '../../lib/store/types.js'
 import {
   expectRejected,
   goodClaims,
@@ -117,10 +119,15 @@ describe('token endpoint request handling', () => {
     expect(jwks.keys).toHaveLength(1)
     expect(jwks.keys[0]?.d).toBeUndefined()
     const meta = await (await fetch(`${h.url}/.well-known/oauth-authorization-server`)).json()
+    // Every member DESIGN's "Metadata" names.
     expect(meta).toMatchObject({
       issuer: h.url,
       token_endpoint: `${h.url}/token`,
+      jwks_uri: `${h.url}/.well-known/jwks.json`,
       grant_types_supported: [TOKEN_EXCHANGE],
+      introspection_endpoint: `${h.url}/introspect`,
+      revocation_endpoint: `${h.url}/revoke`,
+      token_endpoint_auth_methods_supported: expect.any(Array),
     })
     expect(await (await fetch(`${h.url}/.well-known/openid-configuration`)).json()).toEqual(meta)
     expect((await fetch(`${h.url}/healthz`)).status).toBe(200)
@@ -163,6 +170,31 @@ describe('audit trail and metrics of the token endpoint', () => {
     expect(JSON.stringify(deniedEvents[0]?.policies)).toContain('sub:exact:no-match')
     expect(h.metrics.total('exchanges', { outcome: 'allowed' })).toBeGreaterThanOrEqual(1)
     expect(h.metrics.total('exchanges', { outcome: 'denied' })).toBeGreaterThanOrEqual(1)
+  })
+
+  it('each exchange records its latency; the JWKS fetch on the cold path is counted', async () => {
+    const before = h.metrics.records.filter((r) => r.kind === 'timing' && r.name === 'latency').length
+    await h.post(h.exchangeForm(await h.issuer.sign(goodClaims(h))))
+    const timings = h.metrics.records.filter((r) => r.kind === 'timing' && r.name === 'latency')
+    expect(timings.length).toBe(before + 1)
+    expect(timings.at(-1)?.dims).toEqual({ outcome: 'allowed' })
+    expect(timings.at(-1)?.value).toBeGreaterThanOrEqual(0)
+    expect(h.metrics.total('jwks_fetches')).toBeGreaterThanOrEqual(1)
+  })
+
+  it('a store outage counts store_errors and an error outcome, and mints nothing', async () => {
+    const down = new MemoryTable()
+    down.put = () => Promise.reject(new StoreUnavailable('down'))
+    const outage = await startHarness({ brokerOptions: { table: down } })
+    try {
+      const res = await outage.post(outage.exchangeForm(await outage.issuer.sign(goodClaims(outage))))
+      await expectRejected(res, 503, 'temporarily_unavailable')
+      expect(outage.metrics.total('store_errors')).toBe(1)
+      expect(outage.metrics.total('exchanges', { outcome: 'error' })).toBe(1)
+      expect(outage.minted()).toBe(0)
+    } finally {
+      await outage.close()
+    }
   })
 
   it('a malformed request is audited once too, without a provider', async () => {
