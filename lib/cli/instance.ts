@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { createLoggerAuditSink } from '../audit/logger-sink.js'
 import type { AuditSink } from '../audit/types.js'
-import { loadConfigFile } from '../config/load.js'
+import { builtinConfigText } from '../config/builtin.js'
+import { loadConfigFile, loadConfigText } from '../config/load.js'
 import type { StoreConfig } from '../config/schema.js'
 import { type InstanceBinding, listBindings, RESET_GRACE_SECONDS, resetBinding } from '../instance/binding.js'
 import { openStateTable } from '../store/open-table.js'
@@ -47,14 +48,13 @@ export async function runInstance(argv: string[], overrides: Partial<InstanceCli
     deps.err(USAGE)
     return 2
   }
-  if (!values.config) {
-    deps.err('tessera instance: --config F is required (bindings live in the store that config names)')
-    return 2
-  }
-  const { config } = await loadConfigFile(values.config)
+  // Like `serve`: without --config, the built-in example (whose store is in memory).
+  const { config } = values.config
+    ? await loadConfigFile(values.config)
+    : loadConfigText(builtinConfigText('http://127.0.0.1:8787'), 'built-in example')
   if ('memory' in config.store) {
     deps.err(
-      'note: this config uses the in-memory store; bindings live inside the running `tessera serve` process only',
+      `note: ${values.config ? 'this config uses' : 'without --config, the built-in example uses'} the in-memory store; bindings live inside the running \`tessera serve\` process only (pass --config F naming a dynamodb store)`,
     )
   }
   const table = deps.openTable(config.store)

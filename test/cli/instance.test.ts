@@ -82,14 +82,20 @@ describe('tessera instance', () => {
     expect((await listBindings(table))[0]?.reset).toBe(true)
   })
 
-  it('refuses bad usage: no command, unknown command, missing id, bad id, missing --config', async () => {
+  it('without --config works on the built-in example like serve, and says its store is in memory', async () => {
+    const r = await run(['list'])
+    expect(r.code).toBe(0)
+    expect(r.err).toMatch(/without --config, the built-in example uses the in-memory store/)
+    expect(r.out).toBe('no instance bindings')
+  })
+
+  it('refuses bad usage: no command, unknown command, missing id, bad id', async () => {
     expect((await run([])).code).toBe(2)
     expect((await run(['purge', '--config', configFile])).code).toBe(2)
     expect((await run(['reset', '--config', configFile])).code).toBe(2)
     const bad = await run(['reset', 'not-an-id', '--config', configFile])
     expect(bad.code).toBe(2)
     expect(bad.err).toMatch(/not an EC2 instance id/)
-    expect((await run(['list'])).err).toMatch(/--config/)
     await expect(run(['list', '--bogus', '--config', configFile])).rejects.toThrow()
   })
 
