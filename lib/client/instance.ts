@@ -230,10 +230,23 @@ class MetadataClient {
   }
 }
 
+/** Reads at most MAX_BODY bytes, stopping the download there (the peer may be hostile or broken). */
 async function readCapped(res: Response): Promise<string> {
-  const text = await res.text()
-  if (text.length > MAX_BODY) throw new InstanceMetadataError('metadata response too large')
-  return text
+  const reader = res.body?.getReader()
+  if (!reader) return ''
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > MAX_BODY) {
+      await reader.cancel()
+      throw new InstanceMetadataError('metadata response too large')
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 function safeJson(text: string): unknown {

@@ -112,6 +112,34 @@ describe('instanceAssertion', () => {
   })
 })
 
+describe('bounded reads', () => {
+  it('stops reading an endless answer at 64 KiB (from the broker or the metadata service)', async () => {
+    const { createServer } = await import('node:http')
+    let sent = 0
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      const chunk = Buffer.alloc(16 * 1024, 0x20)
+      const pump = () => {
+        while (sent < 64 * 1024 * 1024 && res.write(chunk)) sent += chunk.length
+        if (sent < 64 * 1024 * 1024) res.once('drain', pump)
+        else res.end()
+      }
+      pump()
+    })
+    await new Promise<void>((ok) => endless.listen(0, '127.0.0.1', ok))
+    const url = `http://127.0.0.1:${(endless.address() as { port: number }).port}`
+    try {
+      await expect(instanceAssertion('azure', { brokerUrl: url, imdsEndpoint: url })).rejects.toThrow(
+        /too large/,
+      )
+      expect(sent).toBeLessThan(64 * 1024 * 1024)
+    } finally {
+      endless.closeAllConnections()
+      endless.close()
+    }
+  })
+})
+
 describe('loadOrCreateNonce', () => {
   it('refuses a nonce file readable by others, or one with garbage', async () => {
     const open = join(dir, 'world-readable')
