@@ -161,7 +161,10 @@ describe('config loading', () => {
     ],
     [
       'an issuer with a tab the URL parser would strip',
-      BASE.replace('https://token.actions', '"https://token.act\\tions').replace('githubusercontent.com\n', 'githubusercontent.com"\n'),
+      BASE.replace('https://token.actions', '"https://token.act\\tions').replace(
+        'githubusercontent.com\n',
+        'githubusercontent.com"\n',
+      ),
       'providers[0].issuer',
       'whitespace',
     ],
