@@ -5,6 +5,7 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import * as z from 'zod'
 import { TokenTypes } from '../assertion/token-types.js'
+import { readBodyCapped } from '../http/bounded-fetch.js'
 
 export type Cloud = 'aws' | 'azure' | 'gcp'
 
@@ -232,21 +233,9 @@ class MetadataClient {
 
 /** Reads at most MAX_BODY bytes, stopping the download there (the peer may be hostile or broken). */
 async function readCapped(res: Response): Promise<string> {
-  const reader = res.body?.getReader()
-  if (!reader) return ''
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > MAX_BODY) {
-      await reader.cancel()
-      throw new InstanceMetadataError('metadata response too large')
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+  const bytes = await readBodyCapped(res, MAX_BODY)
+  if (bytes === undefined) throw new InstanceMetadataError('metadata response too large')
+  return Buffer.from(bytes).toString('utf8')
 }
 
 function safeJson(text: string): unknown {

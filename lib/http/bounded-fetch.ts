@@ -84,7 +84,18 @@ export async function fetchBounded(url: string, opts: BoundedFetchOptions): Prom
       await discard(response)
       throw new FetchFailure('too-large', `response exceeds ${opts.maxBytes} bytes`)
     }
-    const bytes = await readCapped(response, opts.maxBytes, controller, opts.timeoutMs)
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await readBodyCapped(response, opts.maxBytes)
+    } catch {
+      throw controller.signal.aborted
+        ? new FetchFailure('timeout', `no complete answer within ${opts.timeoutMs} ms`)
+        : new FetchFailure('network', 'connection failed while reading the response')
+    }
+    if (bytes === undefined) {
+      controller.abort()
+      throw new FetchFailure('too-large', `response exceeds ${opts.maxBytes} bytes`)
+    }
     let text: string
     try {
       text = utf8.decode(bytes)
@@ -97,12 +108,11 @@ export async function fetchBounded(url: string, opts: BoundedFetchOptions): Prom
   }
 }
 
-async function readCapped(
-  response: Response,
-  maxBytes: number,
-  controller: AbortController,
-  timeoutMs: number,
-): Promise<Uint8Array> {
+/**
+ * Reads a response body while it streams in; past `maxBytes` it cancels the stream (the rest is
+ * never downloaded) and returns undefined. Stream failures are thrown as they are.
+ */
+export async function readBodyCapped(response: Response, maxBytes: number): Promise<Uint8Array | undefined> {
   if (!response.body) return new Uint8Array()
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
@@ -113,16 +123,11 @@ async function readCapped(
       if (done) break
       total += value.byteLength
       if (total > maxBytes) {
-        controller.abort()
-        throw new FetchFailure('too-large', `response exceeds ${maxBytes} bytes`)
+        await reader.cancel().catch(() => undefined)
+        return undefined
       }
       chunks.push(value)
     }
-  } catch (err) {
-    if (err instanceof FetchFailure) throw err
-    throw controller.signal.aborted
-      ? new FetchFailure('timeout', `no complete answer within ${timeoutMs} ms`)
-      : new FetchFailure('network', 'connection failed while reading the response')
   } finally {
     reader.releaseLock()
   }
