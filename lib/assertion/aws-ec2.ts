@@ -245,17 +245,14 @@ async function consumeProof(
   table: StateTable,
   replay: NonNullable<VerifiedSubject['replay']>,
 ): Promise<void> {
-  let fresh = false
-  await guardStore(async () => {
-    fresh = await consumeOnce(table, replay.key, replay.expiresAt)
-  })
-  if (!fresh) throw new InvalidRequest('the presence proof (actor_token) has already been used')
+  if (!(await guardStore(() => consumeOnce(table, replay.key, replay.expiresAt))))
+    throw new InvalidRequest('the presence proof (actor_token) has already been used')
 }
 
 /** A store that cannot answer is an outage (503), never a reason to skip the binding. */
-async function guardStore(work: () => Promise<void>): Promise<void> {
+async function guardStore<T>(work: () => Promise<T>): Promise<T> {
   try {
-    await work()
+    return await work()
   } catch (err) {
     if (err instanceof StoreUnavailable)
       throw new TemporarilyUnavailable('the instance binding store is unavailable')
