@@ -48,17 +48,23 @@ export const TESSERA_ROLE: StsPrincipal = {
   userId: 'AROATESTTESSERA:lambda',
 }
 
-export type StsFault =
-  | 'AccessDenied'
-  | 'RegionDisabledException'
-  | 'PackedPolicyTooLarge'
-  | 'MalformedPolicyDocument'
-  | 'ValidationError'
-  | 'Throttling'
-  | '500'
-  | 'hang'
-  | 'garbage'
-  | 'huge'
+/** STS error answers the fake can inject: HTTP status, fault type, error code, message (as AWS words them). */
+const STS_ERRORS = {
+  '500': [500, 'Receiver', 'InternalFailure', 'internal failure'],
+  Throttling: [400, 'Sender', 'Throttling', 'Rate exceeded'],
+  AccessDenied: [403, 'Sender', 'AccessDenied', 'User is not authorized to perform: sts:AssumeRole'],
+  RegionDisabledException: [403, 'Sender', 'RegionDisabledException', 'STS is not activated in this region'],
+  PackedPolicyTooLarge: [
+    400,
+    'Sender',
+    'PackedPolicyTooLarge',
+    'Packed policy consumes 112% of allotted space',
+  ],
+  MalformedPolicyDocument: [400, 'Sender', 'MalformedPolicyDocument', 'Syntax errors in policy.'],
+  ValidationError: [400, 'Sender', 'ValidationError', 'DurationSeconds exceeds the MaxSessionDuration'],
+} as const satisfies Record<string, readonly [number, 'Sender' | 'Receiver', string, string]>
+
+export type StsFault = keyof typeof STS_ERRORS | 'hang' | 'garbage' | 'huge'
 
 /** One request the fake received. */
 export interface StsRequestRecord {
@@ -162,33 +168,16 @@ export async function startFakeSts(
     switch (kind) {
       case 'hang':
         return // never answers; close() destroys the socket
-      case '500':
-        sendError(res, 500, 'Receiver', 'InternalFailure', 'internal failure')
-        return
       case 'garbage':
         sendXml(res, 200, '<html>not sts</html>')
         return
       case 'huge':
         sendXml(res, 200, `<GetCallerIdentityResponse>${'x'.repeat(200_000)}</GetCallerIdentityResponse>`)
         return
-      case 'Throttling':
-        sendError(res, 400, 'Sender', 'Throttling', 'Rate exceeded')
-        return
-      case 'AccessDenied':
-        sendError(res, 403, 'Sender', 'AccessDenied', 'User is not authorized to perform: sts:AssumeRole')
-        return
-      case 'RegionDisabledException':
-        sendError(res, 403, 'Sender', 'RegionDisabledException', 'STS is not activated in this region')
-        return
-      case 'PackedPolicyTooLarge':
-        sendError(res, 400, 'Sender', 'PackedPolicyTooLarge', 'Packed policy consumes 112% of allotted space')
-        return
-      case 'MalformedPolicyDocument':
-        sendError(res, 400, 'Sender', 'MalformedPolicyDocument', 'Syntax errors in policy.')
-        return
-      case 'ValidationError':
-        sendError(res, 400, 'Sender', 'ValidationError', 'DurationSeconds exceeds the MaxSessionDuration')
-        return
+      default: {
+        const [status, type, code, message] = STS_ERRORS[kind]
+        sendError(res, status, type, code, message)
+      }
     }
   }
 
