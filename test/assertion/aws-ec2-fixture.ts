@@ -6,10 +6,27 @@ import { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
 import { AwsEc2ProviderSchema } from '../../lib/config/providers/aws-ec2.js'
 import { FormParams } from '../../lib/http/form.js'
 import type { StateTable } from '../../lib/store/types.js'
+import type { StsPrincipal } from '../fakes/sts.js'
 import { buildSignedData, makeCert, rsaKey, type SignOptions, type TestCert } from '../helpers/cms-builder.js'
 
 export const ACCOUNT = '111122223333'
 export const INSTANCE = 'i-0123456789abcdef0'
+
+/** The instance-profile session EC2 creates for INSTANCE: named after the instance id. */
+export const INSTANCE_PROFILE: StsPrincipal = {
+  accessKeyId: 'ASIATESTINSTANCE0001',
+  secretAccessKey: 'instance-secret-key/dddddddddddddddddddddddddddd',
+  sessionToken: 'IQoJb3JpZ2luX2VjEINSTANCEPROFILETOKEN+/=',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/fleet-role/${INSTANCE}`,
+  account: ACCOUNT,
+  userId: `AROATESTFLEETROLE:${INSTANCE}`,
+}
+/** The same role, but a session named after another instance (credentials lifted from it). */
+export const OTHER_SESSION: StsPrincipal = {
+  ...INSTANCE_PROFILE,
+  accessKeyId: 'ASIATESTINSTANCE0002',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/fleet-role/i-0fedcba9876543210`,
+}
 /** Fixed test clock: 2026-03-01T12:00:00Z. */
 export const NOW = Date.parse('2026-03-01T12:00:00Z')
 

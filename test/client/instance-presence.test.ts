@@ -12,29 +12,22 @@ import { InstanceMetadataError, instanceAssertion } from '../../lib/client/insta
 import { AwsIamProviderSchema } from '../../lib/config/providers/aws-iam.js'
 import { InvalidRequest } from '../../lib/errors.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
-import { ACCOUNT, ec2Token, harness, INSTANCE, input, NOW } from '../assertion/aws-ec2-fixture.js'
+import {
+  ACCOUNT,
+  ec2Token,
+  harness,
+  INSTANCE,
+  INSTANCE_PROFILE,
+  input,
+  NOW,
+  OTHER_SESSION,
+} from '../assertion/aws-ec2-fixture.js'
 import { type FakeImds, imdsCredentials, startFakeImds } from '../fakes/imds.js'
-import { type FakeSts, type StsPrincipal, startFakeSts } from '../fakes/sts.js'
+import { type FakeSts, startFakeSts } from '../fakes/sts.js'
 
 // Client side of the EC2 presence proof (issue 8 §1 "Presence proof", §4): the instance-profile
 // credentials come from the fake IMDS, the signed GetCallerIdentity is checked by the real
 // aws-ec2 + aws-iam verifiers against the STS fake.
-
-/** The instance-profile session EC2 creates: named after the instance id. */
-const INSTANCE_PROFILE: StsPrincipal = {
-  accessKeyId: 'ASIATESTINSTANCE0001',
-  secretAccessKey: 'instance-secret-key/dddddddddddddddddddddddddddd',
-  sessionToken: 'IQoJb3JpZ2luX2VjEINSTANCEPROFILETOKEN+/=',
-  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/fleet-role/${INSTANCE}`,
-  account: ACCOUNT,
-  userId: `AROATESTFLEETROLE:${INSTANCE}`,
-}
-/** Same role, but a session not named after this instance (credentials lifted elsewhere). */
-const OTHER_SESSION: StsPrincipal = {
-  ...INSTANCE_PROFILE,
-  accessKeyId: 'ASIATESTINSTANCE0002',
-  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/fleet-role/i-0fedcba9876543210`,
-}
 
 let imds: FakeImds
 let sts: FakeSts

@@ -6,7 +6,15 @@ import { decodeJwt } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TOKEN_EXCHANGE_GRANT } from '../../lib/assertion/token-types.js'
 import { instanceAssertion } from '../../lib/client/instance.js'
-import { ACCOUNT, document, ec2Token, INSTANCE, pinned } from '../assertion/aws-ec2-fixture.js'
+import {
+  ACCOUNT,
+  document,
+  ec2Token,
+  INSTANCE,
+  INSTANCE_PROFILE,
+  OTHER_SESSION,
+  pinned,
+} from '../assertion/aws-ec2-fixture.js'
 import { type FakeImds, imdsCredentials, startFakeImds } from '../fakes/imds.js'
 import { type FakeSts, type StsPrincipal, startFakeSts, TESSERA_ROLE } from '../fakes/sts.js'
 import { runCli, serveConfig } from './cli-harness.js'
@@ -15,21 +23,6 @@ import { runCli, serveConfig } from './cli-harness.js'
 // requires the caller identity; the fake IMDS serves a test-CA-signed rsa2048 document and the
 // instance-profile credentials; `tessera exchange --instance aws --caller-identity` gets a token.
 const AUDIENCE = 'https://api.example.com'
-
-const INSTANCE_PROFILE: StsPrincipal = {
-  accessKeyId: 'ASIATESTINSTANCE0001',
-  secretAccessKey: 'instance-secret-key/dddddddddddddddddddddddddddd',
-  sessionToken: 'IQoJb3JpZ2luX2VjEINSTANCEPROFILETOKEN+/=',
-  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/fleet-role/${INSTANCE}`,
-  account: ACCOUNT,
-  userId: `AROATESTFLEETROLE:${INSTANCE}`,
-}
-/** The fleet role, but a session named after another instance (credentials lifted from it). */
-const OTHER_SESSION: StsPrincipal = {
-  ...INSTANCE_PROFILE,
-  accessKeyId: 'ASIATESTINSTANCE0002',
-  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/fleet-role/i-0fedcba9876543210`,
-}
 
 let sts: FakeSts
 let imds: FakeImds
