@@ -41,17 +41,19 @@ export function toHttpRequest(event: HttpApiEvent, requestId: string): HttpReque
     method: (event.requestContext?.http?.method ?? 'GET').toUpperCase(),
     path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
     headers,
-    body: event.isBase64Encoded ? decodeUtf8(Buffer.from(raw, 'base64')) : raw,
+    body: event.isBase64Encoded ? decodeUtf8Body(Buffer.from(raw, 'base64')) : raw,
     query: event.rawQueryString ?? '',
     sourceIp: event.requestContext?.http?.sourceIp ?? '',
     requestId,
   }
 }
 
-/** Strict UTF-8, as the local server: a replacement character must never stand in for bad bytes. */
-function decodeUtf8(bytes: Buffer): string {
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/** A request body as strict UTF-8 (Lambda and the local server alike): bad bytes are a 400, never U+FFFD. */
+export function decodeUtf8Body(bytes: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    return UTF8.decode(bytes)
   } catch {
     throw new InvalidRequest('the request body is not valid UTF-8')
   }

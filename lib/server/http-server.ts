@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { InvalidRequest, NotFound, PayloadTooLarge } from '../errors.js'
-import type { HttpApiEvent, HttpApiResult } from '../http/api-gateway.js'
+import { decodeUtf8Body, type HttpApiEvent, type HttpApiResult } from '../http/api-gateway.js'
 import { MAX_BODY_BYTES } from '../http/form.js'
 import { errorResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
@@ -133,8 +133,6 @@ function parseTarget(target: string | undefined): { pathname: string; search: st
     : { pathname: target.slice(0, q), search: target.slice(q) }
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true })
-
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0)
@@ -151,9 +149,9 @@ function readBody(req: IncomingMessage): Promise<string> {
     })
     req.on('end', () => {
       try {
-        resolve(UTF8.decode(Buffer.concat(chunks)))
-      } catch {
-        reject(new InvalidRequest('the request body is not valid UTF-8'))
+        resolve(decodeUtf8Body(Buffer.concat(chunks)))
+      } catch (err) {
+        reject(err)
       }
     })
     req.on('error', reject)
