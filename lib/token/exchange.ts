@@ -1,9 +1,11 @@
 import { tokenHash } from '../assertion/token-hash.js'
 import type { VerifiedSubject } from '../assertion/types.js'
+import { isThrottlingAwsError } from '../aws/retry.js'
 import type { Broker } from '../broker.js'
 import { mintAccessToken } from '../credentials/access-token.js'
 import {
   BrokerError,
+  DependencyThrottled,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
@@ -82,14 +84,14 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
     record(broker, 'allowed', outcome.now - startedAt)
     return jsonResponse(200, body, req.requestId)
   } catch (err) {
-    const error =
-      err instanceof StoreUnavailable ? new TemporarilyUnavailable('state store unavailable') : err
+    const error = err instanceof StoreUnavailable ? storeOutage(err) : err
     outcome.now = broker.now()
     if (outcome.subject === undefined && subjectToken !== undefined)
       outcome.rawTokenHash = tokenHash(subjectToken)
     broker.audit.emit(exchangeEvent({ ...outcome, error }))
     const unavailable = error instanceof TemporarilyUnavailable
     if (unavailable && stage !== 'verify' && stage !== 'policy') broker.metrics.count(`${stage}_errors`)
+    if (error instanceof DependencyThrottled) broker.metrics.count('throttles')
     record(broker, unavailable ? 'error' : 'denied', outcome.now - startedAt)
     throw error
   }
@@ -186,8 +188,16 @@ async function guardStore<T>(p: Promise<T>): Promise<T> {
     return await p
   } catch (err) {
     if (err instanceof BrokerError) throw err
-    throw new TemporarilyUnavailable('state store unavailable').withDetail(
-      String((err as Error)?.message ?? err),
-    )
+    throw storeOutage(err)
   }
+}
+
+/** A store failure as the caller sees it: 503, and a throttled table counts as a throttle. */
+function storeOutage(err: unknown): TemporarilyUnavailable {
+  const detail = String((err as Error)?.message ?? err)
+  return isThrottlingAwsError((err as Error)?.cause)
+    ? new DependencyThrottled('store', 'state store is over its request quota; retry later').withDetail(
+        detail,
+      )
+    : new TemporarilyUnavailable('state store unavailable').withDetail(detail)
 }
