@@ -35,7 +35,7 @@ h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
 .figure b{display:block;font-size:1.6rem}
 table{border-collapse:collapse;background:#fff;width:100%;border:1px solid #e5e7eb}
 th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e5e7eb;vertical-align:top;word-break:break-word}
-th{background:#f3f4f6;font-weight:600}
+th{background:#f3f4f6;font-weight:600;white-space:nowrap}
 .kind{font-family:ui-monospace,monospace;font-size:.85em}
 .chart{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:1rem}
 .legend span{display:inline-block;margin-right:1rem}

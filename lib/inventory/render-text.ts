@@ -7,13 +7,18 @@ export function identityRows(report: InventoryReport): string[][] {
   return report.identities.map((i) => [
     i.provider,
     i.sub,
-    i.first_seen ?? '-',
-    i.last_seen ?? 'never',
+    shortTime(i.first_seen) ?? '-',
+    shortTime(i.last_seen) ?? 'never',
     String(i.exchanges),
     String(i.denied),
     i.policies.map((p) => p.name).join(' ') || '-',
   ])
 }
+/** `2026-12-06 18:00Z`: minutes are enough to read a table; json and csv keep full ISO times. */
+function shortTime(iso: string | null): string | null {
+  return iso === null ? null : `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`
+}
+
 export const IDENTITY_HEADER = [
   'provider',
   'sub',
@@ -29,7 +34,7 @@ export function policyRows(report: InventoryReport, unusedSeconds: number): stri
   return report.policies.map((p) => [
     p.name,
     p.kind,
-    p.last_used ?? 'never',
+    shortTime(p.last_used) ?? 'never',
     String(p.identities),
     p.grants
       .filter((g) => g.last_used === null || Date.parse(g.last_used) < cutoff)
@@ -86,16 +91,18 @@ export function renderInventoryCsv(
       i.policies.map((p) => p.name).join(' '),
     ])
   }
-  for (const [name, kind, lastUsed, identities, unused] of policyRows(report, unusedSeconds)) {
+  const cutoff = Date.parse(report.generated_at) - unusedSeconds * 1000
+  for (const p of report.policies) {
+    const unused = p.grants.filter((g) => g.last_used === null || Date.parse(g.last_used) < cutoff)
     rows.push([
       'policy',
-      name ?? '',
-      kind ?? '',
+      p.name,
+      p.kind,
       '',
-      lastUsed === 'never' ? '' : (lastUsed ?? ''),
+      p.last_used ?? '',
+      String(p.exchanges_per_day.reduce((n, d) => n + d.count, 0)),
       '',
-      '',
-      `identities=${identities} unused=${unused}`,
+      `identities=${p.identities} unused=${unused.map((g) => g.item).join(' ')}`,
     ])
   }
   for (const f of findings) rows.push(['finding', f.subject, f.kind, '', '', '', '', f.message])
