@@ -1,16 +1,16 @@
-import { InvalidRequest, MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
-import { parseForm } from '../http/form.js'
-import { jsonResponse } from '../http/respond.js'
-import type { HttpRequest, HttpResponse } from '../http/types.js'
-import { StoreUnavailable } from '../store/types.js'
-import { authenticateAdmin } from './authenticate.js'
-import type { AdminDeps } from './deps.js'
+import { authenticateAdmin } from '../admin/authenticate.js'
+import type { AdminDeps } from '../admin/deps.js'
 import {
   type IssuedClaims,
   isIssuedTokenRevoked,
   TokenRejected,
   verifyIssuedToken,
-} from './verify-access-token.js'
+} from '../admin/verify-access-token.js'
+import { InvalidRequest, MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
+import { parseForm } from '../http/form.js'
+import { jsonResponse } from '../http/respond.js'
+import type { HttpRequest, HttpResponse } from '../http/types.js'
+import { StoreUnavailable } from '../store/types.js'
 
 /**
  * POST /introspect (RFC 7662). The caller authenticates with scope `tessera:introspect`. A token

@@ -1,3 +1,6 @@
+import { authenticateAdmin } from '../admin/authenticate.js'
+import type { AdminDeps } from '../admin/deps.js'
+import { TokenRejected, verifyIssuedToken } from '../admin/verify-access-token.js'
 import { NameSchema } from '../config/providers/common.js'
 import { InvalidRequest, MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
 import { type FormParams, parseForm } from '../http/form.js'
@@ -5,9 +8,6 @@ import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import type { RevocationTarget } from '../store/revocations.js'
 import { StoreUnavailable } from '../store/types.js'
-import { authenticateAdmin } from './authenticate.js'
-import type { AdminDeps } from './deps.js'
-import { TokenRejected, verifyIssuedToken } from './verify-access-token.js'
 
 /** Longest `sub` accepted, in UTF-8 bytes: keeps the item's sort key well under DynamoDB's 1,024 bytes. */
 const MAX_SUB_BYTES = 512
@@ -97,11 +97,12 @@ function name(param: string, value: string): string {
 }
 
 function checkKnown(deps: AdminDeps, parsed: Exclude<Parsed, { kind: 'token' }>): void {
-  if (!deps.known) return
-  if (parsed.kind === 'policy' && !deps.known.policies.has(parsed.target.policy)) {
+  const { config } = deps
+  if (!config) return
+  if (parsed.kind === 'policy' && !config.policies.some((p) => p.name === parsed.target.policy)) {
     throw new InvalidRequest(`no policy named "${parsed.target.policy}" is configured`)
   }
-  if (parsed.kind === 'subject' && !deps.known.providers.has(parsed.target.provider)) {
+  if (parsed.kind === 'subject' && !config.providers.some((p) => p.name === parsed.target.provider)) {
     throw new InvalidRequest(`no provider named "${parsed.target.provider}" is configured`)
   }
 }

@@ -1,8 +1,8 @@
 import { MethodNotAllowed, NotFound, TemporarilyUnavailable } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
+import { createNonceService } from '../instance/nonce.js'
 import { type StateTable, StoreUnavailable } from '../store/types.js'
-import { createNonceService } from './nonce.js'
 
 /** The slice of the Broker that `POST /nonce` needs. */
 export interface NonceEndpointBroker {
