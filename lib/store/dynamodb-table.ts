@@ -9,15 +9,9 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb'
 import * as z from 'zod'
-import { awsClientConfig, withDeadline } from '../aws/retry.js'
-import {
-  type AttrValue,
-  type IncrementOptions,
-  type StateItem,
-  type StateTable,
-  StoreUnavailable,
-  type WriteCondition,
-} from './types.js'
+import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
+import { DependencyThrottled, StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
+import type { AttrValue, IncrementOptions, StateItem, StateTable, WriteCondition } from './types.js'
 
 /**
  * Item encoding (DESIGN "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
@@ -252,9 +246,15 @@ export class DynamoDbTable implements StateTable {
   }
 }
 
-function unavailable(op: string, err: unknown): StoreUnavailable {
-  if (err instanceof StoreUnavailable) return err
+/** The outage a failed call is, decided here at the store: a throttle, or the store unavailable. */
+function unavailable(op: string, err: unknown): TemporarilyUnavailable {
+  if (err instanceof TemporarilyUnavailable) return err
   const name = err instanceof Error ? err.name : typeof err
+  if (isThrottlingAwsError(err)) {
+    return new DependencyThrottled('store', 'state store is over its request quota; retry later').withDetail(
+      `DynamoDB ${op} throttled (${name})`,
+    )
+  }
   return new StoreUnavailable(`DynamoDB ${op} failed (${name})`, { cause: err })
 }
 

@@ -6,7 +6,6 @@ import { DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpResponse } from '../http/types.js'
 import type { PolicyTrace } from '../policy/types.js'
-import { StoreUnavailable } from '../store/types.js'
 import { exchangeEvent } from './audit-event.js'
 
 /** What is known about an exchange when a step runs: what its audit event records should the step fail. */
@@ -48,9 +47,7 @@ export function startExchangeRecord(broker: Broker, requestId: string): Exchange
     async step(facts, work) {
       try {
         return await work()
-      } catch (err) {
-        const error =
-          err instanceof StoreUnavailable ? new TemporarilyUnavailable('state store unavailable') : err
+      } catch (error) {
         const now = broker.now()
         const rawTokenHash =
           facts.subject === undefined && facts.subjectToken !== undefined

@@ -5,10 +5,10 @@ import {
   InvalidRequest,
   InvalidToken,
   MethodNotAllowed,
+  StoreUnavailable,
   TemporarilyUnavailable,
   UnsupportedMediaType,
 } from '../../lib/errors.js'
-import { StoreUnavailable } from '../../lib/store/types.js'
 import { adminFixture, ISSUER, T0 } from '../admin/admin-fixture.js'
 
 type Fixture = Awaited<ReturnType<typeof adminFixture>>
