@@ -4,12 +4,11 @@ import { MemoryTelemetry } from '../../lib/audit/emf-metrics.js'
 import { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
 import { type Broker, createBroker } from '../../lib/broker.js'
 import { loadConfigText } from '../../lib/config/load.js'
-import { BrokerError, MethodNotAllowed, TemporarilyUnavailable } from '../../lib/errors.js'
+import { BrokerError, MethodNotAllowed, StoreUnavailable, TemporarilyUnavailable } from '../../lib/errors.js'
 import type { HttpRequest, HttpResponse } from '../../lib/http/types.js'
 import { createLocalSigner, generatePrivateJwk } from '../../lib/keys/local-signer.js'
 import type { KeyRing, Signer } from '../../lib/keys/signer.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
-import { StoreUnavailable } from '../../lib/store/types.js'
 import { exchangeToken } from '../../lib/token/exchange.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js'
 
@@ -181,7 +180,7 @@ describe('exchangeToken: each step attributes its own failure', () => {
 
   it('a store outage in the revocation check counts store_errors', async () => {
     const table = new MemoryTable()
-    table.query = () => Promise.reject(new Error('socket hang up'))
+    table.query = () => Promise.reject(new StoreUnavailable('socket hang up'))
     const { broker, metrics } = await setup({ table })
     const err = await refused(broker, request(form(await subjectToken())))
     expect(err).toBeInstanceOf(TemporarilyUnavailable)
