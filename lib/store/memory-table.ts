@@ -1,6 +1,7 @@
 import {
   type AttrValue,
   type IncrementOptions,
+  type MergeUpdate,
   type StateItem,
   type StateTable,
   StoreUnavailable,
@@ -29,7 +30,7 @@ export class MemoryTable implements StateTable {
 
   async put(item: StateItem, condition?: WriteCondition): Promise<boolean> {
     const existing = this.#find(item.pk, item.sk)
-    if (condition && !holds(this.#alive(existing), condition)) return false
+    if (condition && (this.#expired(item) || !holds(this.#alive(existing), condition))) return false
     if (!existing && this.#count >= this.maxItems) {
       this.#sweep()
       if (this.#count >= this.maxItems) throw new StoreUnavailable('memory store is full')
@@ -78,14 +79,27 @@ export class MemoryTable implements StateTable {
     return count + 1
   }
 
+  async merge(pk: string, sk: string, update: MergeUpdate): Promise<void> {
+    const current = this.#alive(this.#find(pk, sk))
+    const attrs: Record<string, AttrValue> = { ...update.setOnce, ...current?.attrs, ...update.set }
+    for (const [name, n] of Object.entries(update.add ?? {}))
+      attrs[name] = Number(current?.attrs[name] ?? 0) + n
+    await this.put({ pk, sk, expiresAt: update.expiresAt, attrs })
+  }
+
   /** Number of stored items, expired ones included until swept. */
   get size(): number {
     return this.#count
   }
 
   #alive(item: StateItem | undefined): StateItem | undefined {
-    if (!item || (item.expiresAt !== undefined && item.expiresAt <= this.nowSeconds())) return undefined
+    if (!item || this.#expired(item)) return undefined
     return item
+  }
+
+  /** The one expiry rule, shared with DynamoDbTable: absent from the `expiresAt` second on. */
+  #expired(item: StateItem): boolean {
+    return item.expiresAt !== undefined && item.expiresAt <= this.nowSeconds()
   }
 
   #find(pk: string, sk: string): StateItem | undefined {

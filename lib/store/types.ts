@@ -10,7 +10,11 @@ export interface StateItem {
   readonly attrs: Readonly<Record<string, AttrValue>>
 }
 
-/** Conditions for a write; an expired item always counts as absent. */
+/**
+ * Conditions for a write; an expired item always counts as absent. A conditional write of an item
+ * whose own `expiresAt` has already passed by the store's clock is refused (`false`): it would
+ * count as absent at once, so the condition it claimed to win would hold for the next writer too.
+ */
 export type WriteCondition =
   | { readonly ifAbsent: true }
   /** Every named attribute must currently hold exactly this value (optimistic concurrency). */
@@ -41,6 +45,21 @@ export interface StateTable {
    * `expiresAt`. Returns the new value, or undefined when the limit was reached.
    */
   increment(pk: string, sk: string, attr: string, opts: IncrementOptions): Promise<number | undefined>
+  /**
+   * Merges aggregated changes into one item in one unconditional write (UpdateItem on DynamoDB):
+   * numbers in `add` are added (concurrent writers never lose a count), `set` overwrites, `setOnce`
+   * writes only attributes the item does not hold yet. An absent or expired item starts empty.
+   */
+  merge(pk: string, sk: string, update: MergeUpdate): Promise<void>
+}
+
+/** Options for {@link StateTable.merge}. */
+export interface MergeUpdate {
+  readonly add?: Readonly<Record<string, number>>
+  readonly set?: Readonly<Record<string, AttrValue>>
+  readonly setOnce?: Readonly<Record<string, AttrValue>>
+  /** Epoch seconds; replaces the item's expiry. */
+  readonly expiresAt: number
 }
 
 /** Options for {@link StateTable.increment}. */
