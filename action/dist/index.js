@@ -5561,7 +5561,7 @@ async function discoverEndpoint(brokerUrl, name, fetchImpl = globalThis.fetch) {
   return endpoint.href;
 }
 
-// lib/client/exchange.ts
+// lib/errors.ts
 var ExchangeFailed = class extends Error {
   constructor(error2, description, status) {
     super(`${error2}: ${description}`);
@@ -5574,6 +5574,8 @@ var ExchangeFailed = class extends Error {
   description;
   status;
 };
+
+// lib/client/exchange.ts
 var TIMEOUT_MS2 = 1e4;
 async function requestExchange(tokenEndpoint, p, fetchImpl = globalThis.fetch) {
   const form = new URLSearchParams({

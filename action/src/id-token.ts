@@ -1,6 +1,6 @@
 import * as z from 'zod'
-import { ExchangeFailed } from '../../lib/client/exchange.js'
 import { isLoopbackHost } from '../../lib/config/url.js'
+import { ExchangeFailed } from '../../lib/errors.js'
 
 const TIMEOUT_MS = 10_000
 

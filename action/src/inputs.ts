@@ -1,5 +1,5 @@
-import { ExchangeFailed } from '../../lib/client/exchange.js'
 import { IssuerSchema } from '../../lib/config/url.js'
+import { ExchangeFailed } from '../../lib/errors.js'
 
 export const OUTPUTS = ['token', 'aws', 'github'] as const
 export type OutputKind = (typeof OUTPUTS)[number]
