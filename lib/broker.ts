@@ -16,6 +16,7 @@ import { matcherNeedsRegexEngine } from './policy/matchers.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
 import type { GrantKind } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
+import { ReplayGuard } from './store/replay-guard.js'
 import { RevocationList } from './store/revocations.js'
 import type { StateTable } from './store/types.js'
 
@@ -37,6 +38,8 @@ export interface Broker {
   readonly metrics: Telemetry
   /** Revocations (kill switch): checked after the policy decision and by introspection. */
   readonly revocations: RevocationList
+  /** Single use of subject tokens: the store's conditional write behind an in-process memory of consumed keys. */
+  readonly replay: ReplayGuard
   /** Usage records for the inventory (aggregated in memory, flushed off the request path); absent when disabled. */
   readonly usage?: UsageRecorder | undefined
 }
@@ -115,6 +118,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   }
   const minters = await createMinters(config, keys, now)
   const revocations = new RevocationList(table, { now })
+  const replay = new ReplayGuard(table, { now })
   const usage =
     opts.recordUsage === false
       ? undefined
@@ -132,6 +136,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     metrics,
     minters,
     revocations,
+    replay,
     usage,
   }
 }

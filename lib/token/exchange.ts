@@ -13,7 +13,6 @@ import { type FormParams, parseForm } from '../http/form.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { evaluate } from '../policy/evaluate.js'
 import type { Decision } from '../policy/types.js'
-import { consumeOnce } from '../store/replay.js'
 import { startExchangeRecord } from './record-exchange.js'
 import { parseTokenRequest, REPEATABLE, type TokenRequest } from './request.js'
 
@@ -36,9 +35,11 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const allowed = await record.step(decided, () => permit(decision))
   const permitted = { ...decided, policy: allowed.policy, grant: allowed.grant }
   await record.step(permitted, () => limit(broker, allowed, subject))
+  const issue = () => guardThenMint(broker, allowed, subject, request, req.requestId)
+  // A plain grant is signed while its replay write is in flight; nothing leaves before that write won.
+  const early = overlaps(broker, allowed, subject) ? settledLater(issue()) : undefined
   await record.step(permitted, () => consume(broker, subject))
-  await record.step(permitted, () => guard(broker, allowed, subject))
-  const minted = await record.step(permitted, () => mint(broker, allowed, subject, request, req.requestId))
+  const minted = await record.step(permitted, () => early ?? issue())
   return record.allowed(permitted, minted)
 }
 
@@ -99,11 +100,36 @@ function limit(_broker: Broker, _decision: Allow, _subject: VerifiedSubject): vo
 /** Replay protection: a single-use subject token is consumed here, once. */
 async function consume(broker: Broker, subject: VerifiedSubject): Promise<void> {
   if (!subject.replay) return
-  const first = await guardStore(
-    broker,
-    consumeOnce(broker.table, subject.replay.key, subject.replay.expiresAt),
-  )
+  const first = await guardStore(broker, broker.replay.consume(subject.replay.key, subject.replay.expiresAt))
   if (!first) throw new InvalidRequest('subject_token has already been used').withDetail('replay')
+}
+
+/**
+ * Whether minting may start before `consume` settles. Not for a grant that waits for approval (it
+ * mints nothing here), nor for a replay this instance already knows of or a store that just failed
+ * a write: those would spend a KMS call on a credential that is then discarded.
+ */
+function overlaps(broker: Broker, decision: Allow, subject: VerifiedSubject): boolean {
+  if ('approval' in decision || 'approval' in decision.grant) return false
+  return subject.replay === undefined || broker.replay.mayOverlap(subject.replay.key)
+}
+
+/** The revocation guard, then the mint: what follows a successful `consume`. */
+async function guardThenMint(
+  broker: Broker,
+  decision: Allow,
+  subject: VerifiedSubject,
+  request: TokenRequest,
+  requestId: string,
+): Promise<Minted> {
+  await guard(broker, decision, subject)
+  return mint(broker, decision, subject, request, requestId)
+}
+
+/** Marks a promise awaited later as handled now: a mint that fails while `consume` runs is no unhandled rejection. */
+function settledLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined)
+  return p
 }
 
 /** The kill switch: revoked subjects and policies get nothing. */
