@@ -103,6 +103,10 @@ export interface ConfigShape {
   readonly policies: number
   /** Total providers (>= 1); only the first is the real loopback issuer. */
   readonly providers: number
+  /** The signing key reference (YAML flow), instead of the local key at `keyPath`. */
+  readonly signingKey?: string | undefined
+  /** The store (YAML flow); default the memory store. */
+  readonly store?: string | undefined
 }
 
 /** A broker config with replay protection on and a realistic exact/glob/regex policy mix. */
@@ -111,8 +115,8 @@ export function brokerConfigText(shape: ConfigShape): string {
     `issuer: ${BROKER_ISSUER}`,
     'signing:',
     '  algorithm: ES256',
-    `  key: { local: ${JSON.stringify(shape.keyPath)} }`,
-    'store: { memory: {} }',
+    `  key: ${shape.signingKey ?? `{ local: ${JSON.stringify(shape.keyPath)} }`}`,
+    `store: ${shape.store ?? '{ memory: {} }'}`,
     'providers:',
   ]
   for (let p = 0; p < shape.providers; p++) {

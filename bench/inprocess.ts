@@ -25,12 +25,15 @@ export class CountingAuditSink {
 }
 
 /** A broker as `tessera serve` builds it (local ES256 key, memory store, replay on), minus log and metric output. */
-export async function createBenchBroker(shape: ConfigShape): Promise<Broker> {
+export async function createBenchBroker(
+  shape: ConfigShape,
+  opts: { recordUsage?: boolean } = {},
+): Promise<Broker> {
   const loaded = loadConfigText(brokerConfigText(shape), 'bench.yaml')
   const table = new MemoryTable()
   // EMF metric lines would go to the terminal; the HTTP phase measures them as served.
   const metrics = { count() {}, timing() {}, flush() {} }
-  return createBroker(loaded, { audit: new CountingAuditSink(), table, metrics })
+  return createBroker(loaded, { audit: new CountingAuditSink(), table, metrics, ...opts })
 }
 
 /** p-th percentile (0..100) of ascending `sorted`. */
