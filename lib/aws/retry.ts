@@ -42,6 +42,18 @@ export function awsClientConfig(_service: AwsService): AwsClientSettings {
 }
 
 /**
+ * Drops the SDK's logger middleware from a client Tessera built. Tessera reports AWS failures
+ * itself; the middleware would still redact every input and output (a walk of the operation's
+ * schema) on each call just to hand them to the SDK's no-op default logger.
+ */
+export function withoutSdkLogging<C extends { middlewareStack: { remove(name: string): boolean } }>(
+  client: C,
+): C {
+  client.middlewareStack.remove('loggerMiddleware')
+  return client
+}
+
+/**
  * Bounds an AWS call, retries included, by `ms`. Pass a function to receive an AbortSignal and hand
  * it to `client.send(cmd, { abortSignal })` so the in-flight request is cancelled too; rejects with
  * DeadlineExceeded when time runs out.

@@ -8,6 +8,7 @@ import {
   isThrottlingAwsError,
   isTransientAwsError,
   withDeadline,
+  withoutSdkLogging,
 } from '../aws/retry.js'
 import type { SigningAlgorithm } from '../config/schema.js'
 import { DependencyThrottled, KmsKeyError, TemporarilyUnavailable } from '../errors.js'
@@ -142,7 +143,7 @@ export async function createKmsSigner(
   alg: SigningAlgorithm,
   opts: { client?: KMSClient; deadlineMs?: number } = {},
 ): Promise<Signer> {
-  const client = opts.client ?? new KMSClient({ ...awsClientConfig('kms') })
+  const client = opts.client ?? withoutSdkLogging(new KMSClient({ ...awsClientConfig('kms') }))
   const deadlineMs = opts.deadlineMs ?? AWS_DEADLINE_MS
   const { arn, jwk } = await loadKey(client, keyId, alg, deadlineMs)
   const kid = await calculateJwkThumbprint(jwk, 'sha256')

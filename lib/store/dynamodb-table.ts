@@ -9,9 +9,16 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb'
 import * as z from 'zod'
-import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
+import { awsClientConfig, isThrottlingAwsError, withDeadline, withoutSdkLogging } from '../aws/retry.js'
 import { DependencyThrottled, StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
-import type { AttrValue, IncrementOptions, MergeUpdate, StateItem, StateTable, WriteCondition } from './types.js'
+import type {
+  AttrValue,
+  IncrementOptions,
+  MergeUpdate,
+  StateItem,
+  StateTable,
+  WriteCondition,
+} from './types.js'
 
 /**
  * Item encoding (DESIGN "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
@@ -68,10 +75,12 @@ export class DynamoDbTable implements StateTable {
     this.#now = opts.now ?? Date.now
     this.#client =
       opts.client ??
-      new DynamoDBClient({
-        ...awsClientConfig('dynamodb'),
-        ...(opts.region === undefined ? {} : { region: opts.region }),
-      })
+      withoutSdkLogging(
+        new DynamoDBClient({
+          ...awsClientConfig('dynamodb'),
+          ...(opts.region === undefined ? {} : { region: opts.region }),
+        }),
+      )
   }
 
   async put(item: StateItem, condition?: WriteCondition): Promise<boolean> {

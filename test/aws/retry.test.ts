@@ -1,6 +1,8 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { KMSClient } from '@aws-sdk/client-kms'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { isThrottlingAwsError, isTransientAwsError } from '../../lib/aws/retry.js'
+import { isThrottlingAwsError, isTransientAwsError, withoutSdkLogging } from '../../lib/aws/retry.js'
 
 const named = (name: string, extra: Record<string, unknown> = {}): Error =>
   Object.assign(new Error('x'), { name }, extra)
@@ -47,5 +49,22 @@ describe('isThrottlingAwsError', () => {
         expect(isThrottlingAwsError(value)).toBe(false)
       }),
     )
+  })
+})
+
+describe('withoutSdkLogging', () => {
+  it('drops the logger middleware and keeps every other step', () => {
+    const client = new KMSClient({ region: 'us-east-1' })
+    const before = client.middlewareStack.identify()
+    expect(withoutSdkLogging(client)).toBe(client)
+    const after = client.middlewareStack.identify()
+    expect(after.some((n) => n.startsWith('loggerMiddleware'))).toBe(false)
+    expect(after).toEqual(before.filter((n) => !n.startsWith('loggerMiddleware')))
+  })
+
+  it('is harmless on a client that has no logger middleware left', () => {
+    const client = withoutSdkLogging(new DynamoDBClient({ region: 'us-east-1' }))
+    const steps = client.middlewareStack.identify()
+    expect(withoutSdkLogging(client).middlewareStack.identify()).toEqual(steps)
   })
 })
