@@ -140,6 +140,13 @@ export class RevocationList {
     return written ? 'lifted' : 'superseded'
   }
 
+  /** True while {@link blocksIssuance} answers from the cached list, without a store read. */
+  get cached(): boolean {
+    const cached = this.#cache
+    const now = this.#now()
+    return cached !== undefined && now >= cached.loadedAt && now - cached.loadedAt < this.#ttl
+  }
+
   /** Issuance check on the hot path: true when the subject or policy is under an active revocation (cached list). */
   async blocksIssuance(q: { provider: string; sub: string; policy: string }): Promise<boolean> {
     const snap = await this.#snapshot()

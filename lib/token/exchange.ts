@@ -107,10 +107,13 @@ async function consume(broker: Broker, subject: VerifiedSubject): Promise<void> 
 /**
  * Whether minting may start before `consume` settles. Not for a grant that waits for approval (it
  * mints nothing here), nor for a replay this instance already knows of or a store that just failed
- * a write: those would spend a KMS call on a credential that is then discarded.
+ * a write: those would spend a KMS call on a credential that is then discarded. Nor when the
+ * revocation guard must read the store: that read then follows a successful `consume`, as in the
+ * sequential order, so a failing store is met (and counted) once.
  */
 function overlaps(broker: Broker, decision: Allow, subject: VerifiedSubject): boolean {
   if ('approval' in decision || 'approval' in decision.grant) return false
+  if (!broker.revocations.cached) return false
   return subject.replay === undefined || broker.replay.mayOverlap(subject.replay.key)
 }
 

@@ -67,7 +67,7 @@ interface Setup {
   metrics: MemoryTelemetry
 }
 
-async function setup(table: StateTable = new MemoryTable()): Promise<Setup> {
+async function setup(table: StateTable = new MemoryTable(), opts: { warm?: boolean } = {}): Promise<Setup> {
   const yaml = `issuer: ${BROKER}
 signing: { algorithm: ES256, key: { local: unused.json } }
 providers:
@@ -89,6 +89,10 @@ policies:
     keys,
     recordUsage: false,
   })
+  // The revocation list loaded, as on any instance past its first exchange: only then does minting
+  // overlap the replay write (a guard that must read the store runs after a successful write).
+  if (opts.warm !== false)
+    await broker.revocations.blocksIssuance({ provider: 'ci', sub: SUB, policy: 'deploy' })
   return { broker, signing, audit, metrics }
 }
 
@@ -204,6 +208,17 @@ describe('exchangeToken: the replay write overlaps the signature', () => {
     expect(err).toBeInstanceOf(TemporarilyUnavailable)
     expect(s.signing.calls).toBe(before)
     expectNoSignatureLeft(s, err)
+  })
+
+  it('before the revocation list is loaded nothing overlaps: a refused write costs no signature', async () => {
+    const shared = new MemoryTable()
+    const other = await setup(shared)
+    const token = await subjectToken()
+    expect((await exchangeToken(other.broker, request(token))).status).toBe(200)
+    const cold = await setup(shared, { warm: false })
+    const err = await refused(cold.broker, request(token))
+    expect(err).toMatchObject({ code: 'invalid_request', detail: 'replay' })
+    expect(cold.signing.calls).toBe(0)
   })
 
   it('a revoked subject is refused without a signature, even when signing overlaps', async () => {
