@@ -7,7 +7,7 @@ import {
   toHttpApiResult,
   toHttpRequest,
 } from '../../lib/http/api-gateway.js'
-import { matchPath } from '../../lib/http/path-template.js'
+import { matchPath, pathParamName } from '../../lib/http/path-template.js'
 import type { HttpRequest } from '../../lib/http/types.js'
 import { oauthErrors } from './oauth-errors.js'
 
@@ -21,16 +21,18 @@ export function lambdaEndpoint(
   getBroker: () => Promise<Broker>,
   paths: readonly string[] = [],
 ) {
+  // Found once: a literal path (most endpoints) then costs no per-request template matching.
+  const templates = paths.filter((p) => pathParamName(p) !== undefined)
   return middy<HttpApiEvent, HttpApiResult>()
     .use(oauthErrors())
     .handler(async (event) => {
-      const req = withPathParams(toHttpRequest(event, event.requestContext?.requestId ?? ''), paths)
-      return toHttpApiResult(await core(await getBroker(), req))
+      const req = toHttpRequest(event, event.requestContext?.requestId ?? '')
+      return toHttpApiResult(await core(await getBroker(), withPathParams(req, templates)))
     })
 }
 
-function withPathParams(req: HttpRequest, paths: readonly string[]): HttpRequest {
-  for (const template of paths) {
+function withPathParams(req: HttpRequest, templates: readonly string[]): HttpRequest {
+  for (const template of templates) {
     const params = matchPath(template, req.path)
     if (params && Object.keys(params).length > 0) return { ...req, pathParams: params }
   }

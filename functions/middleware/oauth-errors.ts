@@ -19,6 +19,8 @@ export function oauthErrors(): middy.MiddlewareObj<HttpApiEvent, HttpApiResult> 
   return {
     before: async (request) => {
       const requestId = requestIdOf(request.event)
+      // API Gateway's own id is kept as it is; only a missing or odd one costs a copy of the event.
+      if (requestId === request.event.requestContext?.requestId) return
       request.event = { ...request.event, requestContext: { ...request.event.requestContext, requestId } }
     },
     onError: async (request) => {
