@@ -12,6 +12,12 @@ export type OAuthErrorCode =
   | 'temporarily_unavailable'
   | 'not_found'
   | 'server_error'
+  // CIBA polling (OpenID CIBA §11, RFC 8628 §3.5) and the approvals endpoints
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'access_denied'
+  | 'expired_token'
+  | 'conflict'
 
 /**
  * The one error hierarchy: each class is one OAuth error code with its HTTP status.
@@ -19,6 +25,8 @@ export type OAuthErrorCode =
  */
 export class BrokerError extends Error {
   detail: string | undefined
+  /** Extra members of the JSON error body (never `error` or `error_description`); sent only when exposed. */
+  members: Readonly<Record<string, unknown>> = {}
   constructor(
     readonly code: OAuthErrorCode,
     readonly status: number,
@@ -146,5 +154,56 @@ export class ConfigError extends Error {
   ) {
     super(`${file}: invalid configuration\n${issues.map((i) => `  - ${i}`).join('\n')}`)
     this.name = 'ConfigError'
+  }
+}
+
+/** 400 (CIBA): the grant waits for human approval; the body carries the polling handle. */
+export class AuthorizationPending extends BrokerError {
+  constructor(message: string, members: { auth_req_id?: string; expires_in: number; interval: number }) {
+    super('authorization_pending', 400, message)
+    this.members = members
+  }
+}
+
+/** 400 (CIBA): polled sooner than the handle's interval; the interval has grown. */
+export class SlowDown extends BrokerError {
+  constructor(interval: number) {
+    super('slow_down', 400, `polling too fast; wait at least ${interval} seconds between polls`)
+    this.members = { interval }
+  }
+}
+
+/** 400 on a poll (an approver denied the request); 403 on the approvals endpoints (not yours to decide). */
+export class AccessDenied extends BrokerError {
+  constructor(message: string, status: 400 | 403 = 400) {
+    super('access_denied', status, message)
+  }
+}
+
+/** 400 (CIBA): the approval request timed out undecided. */
+export class ExpiredToken extends BrokerError {
+  constructor(message: string) {
+    super('expired_token', 400, message)
+  }
+}
+
+/** 400: an authorization grant (e.g. a CIBA auth_req_id) that is unknown, used, or not the caller's. */
+export class InvalidGrant extends BrokerError {
+  constructor(message: string) {
+    super('invalid_grant', 400, message)
+  }
+}
+
+/** 404: an approval request that does not exist (or no longer can be decided because it expired). */
+export class ApprovalNotFound extends BrokerError {
+  constructor() {
+    super('not_found', 404, 'no pending approval request with this id (unknown or expired)')
+  }
+}
+
+/** 409: the approval request is already decided, or this approver already approved it. */
+export class ApprovalConflict extends BrokerError {
+  constructor(message: string) {
+    super('conflict', 409, message)
   }
 }

@@ -63,5 +63,48 @@ export function crossCheck(config: Config): ConfigProblem[] {
     for (const issue of awsGrantIssues(p.grant.aws))
       problems.push([['policies', i, 'grant', 'aws', ...issue.path], issue.message])
   })
+  problems.push(...approvalProblems(config))
   return problems
+}
+
+/** The scope an approver's Tessera token must hold. */
+export const APPROVE_SCOPE = 'tessera:approve'
+
+/**
+ * Approval and delegation references: `approvers.policy` names another policy that mints
+ * tessera:approve tokens for this broker, and `actor.provider` names an oidc provider.
+ */
+function approvalProblems(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  const policies = new Map(config.policies.map((p) => [p.name, p]))
+  const kinds = new Map(config.providers.map((p) => [p.name, p.kind]))
+  config.policies.forEach((p, i) => {
+    const approval = p.grant.approval
+    if (approval) {
+      const path = ['policies', i, 'grant', 'approval', 'approvers', 'policy']
+      const approvers = policies.get(approval.approvers.policy)
+      if (!approvers) problems.push([path, `no policy named ${approval.approvers.policy} is configured`])
+      else if (approvers.name === p.name) problems.push([path, 'a policy cannot approve its own requests'])
+      else if (!grantsApproverTokens(approvers, config.issuer)) {
+        problems.push([
+          path,
+          `policy ${approvers.name} does not grant scope ${APPROVE_SCOPE} with audience ${config.issuer}`,
+        ])
+      }
+    }
+    if (p.actor) {
+      const kind = kinds.get(p.actor.provider)
+      const path = ['policies', i, 'actor', 'provider']
+      if (kind === undefined) problems.push([path, `no provider named ${p.actor.provider} is configured`])
+      else if (kind !== 'oidc') problems.push([path, 'an actor provider must be of kind oidc'])
+    }
+  })
+  return problems
+}
+
+function grantsApproverTokens(policy: Config['policies'][number], issuer: string): boolean {
+  const token = policy.grant.token
+  if (!token?.scopes.includes(APPROVE_SCOPE)) return false
+  const audiences = typeof token.audience === 'string' ? [token.audience] : token.audience
+  return audiences.includes(issuer)
 }

@@ -5,7 +5,7 @@ import { AwsIamProviderSchema } from './providers/aws-iam.js'
 import { AzureImdsProviderSchema } from './providers/azure-imds.js'
 import { NameSchema } from './providers/common.js'
 import { OidcProviderSchema } from './providers/oidc.js'
-import { IssuerSchema } from './url.js'
+import { HttpsUrlSchema, IssuerSchema } from './url.js'
 
 export const SIGNING_ALGORITHMS = ['ES256', 'RS256', 'PS256'] as const
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number]
@@ -99,8 +99,23 @@ export const AwsGrantSchema = z.strictObject({
 })
 export type AwsGrant = z.output<typeof AwsGrantSchema>
 
+// Human approval and delegation: a grant held until approvers decide, and a policy's actor.
+/** `approval:` on a grant: hold the credential until `minApprovals` distinct approvers approve. */
+export const ApprovalSchema = z.strictObject({
+  /** Approvers hold a Tessera token minted by this policy, with scope tessera:approve. */
+  approvers: z.strictObject({ policy: NameSchema }),
+  minApprovals: z.number().int().min(1).max(10).default(1),
+  timeout: boundedDuration(1, 24 * 3600).default(600),
+  notify: z.strictObject({ webhook: HttpsUrlSchema }).optional(),
+})
+export type ApprovalConfig = z.output<typeof ApprovalSchema>
+
 export const GrantSchema = z
-  .strictObject({ token: TokenGrantSchema.optional(), aws: AwsGrantSchema.optional() })
+  .strictObject({
+    token: TokenGrantSchema.optional(),
+    aws: AwsGrantSchema.optional(),
+    approval: ApprovalSchema.optional(),
+  })
   .refine((g) => (g.token === undefined) !== (g.aws === undefined), {
     message: 'a grant has exactly one of `token` or `aws`',
   })
@@ -110,12 +125,17 @@ const MatchSchema = withoutProto('a claim name')
   .pipe(z.record(z.string().min(1), MatcherSchema))
   .refine((m) => Object.keys(m).length > 0, { message: 'match needs at least one claim condition' })
 
+/** `actor:` on a policy (RFC 8693 delegation): the actor token's provider and the claims it must match. */
+export const ActorSchema = z.strictObject({ provider: NameSchema, match: MatchSchema })
+export type ActorConfig = z.output<typeof ActorSchema>
+
 export const PolicySchema = z.strictObject({
   name: NameSchema,
   description: z.string().optional(),
   provider: NameSchema,
   match: MatchSchema,
   grant: GrantSchema,
+  actor: ActorSchema.optional(),
   /** Acknowledges a deliberately broad subject pattern (lint); the reason is recorded. */
   allowBroad: z.string().min(1).optional(),
 })
