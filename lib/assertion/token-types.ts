@@ -11,3 +11,6 @@ export const TokenTypes = {
 } as const
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
+
+/** OpenID CIBA's grant type: the requester polls with the auth_req_id of a request awaiting approval. */
+export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba'

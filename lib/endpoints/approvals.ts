@@ -8,9 +8,8 @@ import { parseForm } from '../http/form.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { StoreUnavailable } from '../store/types.js'
+import { MAX_REASON_LENGTH } from '../token/request.js'
 
-/** Longest decision reason accepted (characters), as for the request's own reason. */
-export const MAX_REASON_LENGTH = 200
 const ITEM_PATH = /^\/approvals\/([^/]+)$/
 
 /**

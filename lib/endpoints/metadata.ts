@@ -1,4 +1,4 @@
-import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
+import { CIBA_GRANT, TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
 import type { Broker } from '../broker.js'
 import { MethodNotAllowed } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
@@ -22,7 +22,7 @@ export function serverMetadata(broker: Broker): Record<string, unknown> {
     jwks_uri: endpointUrl(issuer, '/.well-known/jwks.json'),
     introspection_endpoint: endpointUrl(issuer, '/introspect'),
     revocation_endpoint: endpointUrl(issuer, '/revoke'),
-    grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+    grant_types_supported: [TOKEN_EXCHANGE_GRANT, CIBA_GRANT],
     // RFC 8414 requires the member; Tessera has no authorization endpoint, so no response type.
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['none'],

@@ -27,6 +27,14 @@ export interface CompiledPolicy {
   readonly ttl: number
   /** The resolved aws grant (request-independent), built once. */
   readonly aws: ResolvedGrant | undefined
+  /** Delegation: the actor token's provider and conditions; absent = the policy takes no actor token. */
+  readonly actor?: CompiledActor | undefined
+}
+
+/** A policy's `actor:`, precompiled. */
+export interface CompiledActor {
+  readonly provider: string
+  readonly checks: readonly CompiledCheck[]
 }
 
 /** The policies of one provider, in config order and indexed by offered target. */
@@ -43,12 +51,16 @@ export interface CompiledPolicies {
 
 type Path = (string | number)[]
 
-function compileChecks(policy: PolicyConfig, index: number, errors: PolicyCompileError[]): CompiledCheck[] {
+function compileChecks(
+  match: PolicyConfig['match'],
+  path: Path,
+  errors: PolicyCompileError[],
+): CompiledCheck[] {
   const checks: CompiledCheck[] = []
-  for (const [claim, spec] of Object.entries(policy.match)) {
+  for (const [claim, spec] of Object.entries(match)) {
     const result = compileMatcher(spec)
     if (isMatcherProblem(result)) {
-      errors.push(new PolicyCompileError(['policies', index, 'match', claim, ...result.path], result.message))
+      errors.push(new PolicyCompileError([...path, claim, ...result.path], result.message))
     } else {
       checks.push({ claim: parseClaimName(claim), kind: result.kind, test: result.test })
     }
@@ -72,8 +84,12 @@ function compileOne(
   index: number,
   errors: PolicyCompileError[],
 ): CompiledPolicy | undefined {
-  const checks = compileChecks(policy, index, errors)
-  const base = { index, name: policy.name, provider: policy.provider, config: policy, checks }
+  const checks = compileChecks(policy.match, ['policies', index, 'match'], errors)
+  const actor = policy.actor && {
+    provider: policy.actor.provider,
+    checks: compileChecks(policy.actor.match, ['policies', index, 'actor', 'match'], errors),
+  }
+  const base = { index, name: policy.name, provider: policy.provider, config: policy, checks, actor }
   const { token, aws } = policy.grant
   if (token) {
     duplicateAudiences(token.audience, ['policies', index, 'grant', 'token', 'audience'], errors)

@@ -1,5 +1,5 @@
 import { lookupClaim } from './claims.js'
-import type { CompiledPolicies, CompiledPolicy, ProviderPolicies } from './compile.js'
+import type { CompiledCheck, CompiledPolicies, CompiledPolicy, ProviderPolicies } from './compile.js'
 import {
   NO_POLICY_MATCHES,
   noGrantForTarget,
@@ -41,17 +41,46 @@ function coversScopes(policy: CompiledPolicy, scopes: readonly string[] | undefi
 }
 
 /** Runs every check (no short-circuit) so the trace says which matchers failed. */
-function runChecks(policy: CompiledPolicy, claims: unknown, withValues: boolean, out: ClaimCheck[]): boolean {
+function runChecks(
+  checks: readonly CompiledCheck[],
+  claims: unknown,
+  withValues: boolean,
+  out: ClaimCheck[],
+  prefix = '',
+): boolean {
   let all = true
-  for (const check of policy.checks) {
+  for (const check of checks) {
     const value = lookupClaim(claims, check.claim)
     const reason = check.test(value)
     const ok = reason === undefined
     if (!ok) all = false
-    const base = { claim: check.claim.name, matcher: check.kind, ok, reason }
+    const base = { claim: `${prefix}${check.claim.name}`, matcher: check.kind, ok, reason }
     out.push(withValues ? { ...base, value } : base)
   }
   return all
+}
+
+/**
+ * Delegation is opt-in both ways: a policy with `actor:` needs an actor of its provider whose claims
+ * hold, and a policy without one never answers a request that carries an actor. Actor checks appear
+ * in the trace as `actor.<claim>`.
+ */
+function actorMatches(
+  policy: CompiledPolicy,
+  actor: PolicyRequest['actor'],
+  withValues: boolean,
+  out: ClaimCheck[],
+): boolean {
+  if (!policy.actor) {
+    if (actor === undefined) return true
+    out.push({ claim: 'actor', matcher: 'exact', ok: false, reason: 'no-match' })
+    return false
+  }
+  if (!actor || actor.provider !== policy.actor.provider) {
+    out.push({ claim: 'actor', matcher: 'exact', ok: false, reason: 'missing' })
+    return false
+  }
+  return runChecks(policy.actor.checks, actor.claims, withValues, out, 'actor.')
 }
 
 function resolveGrant(
@@ -90,7 +119,8 @@ export function decide(compiled: CompiledPolicies, request: PolicyRequest, every
     const kindOk = request.grantKinds === undefined || request.grantKinds.has(policy.grantKind)
     const targetMatched = kindOk && offersAll(policy, targets)
     const checks: ClaimCheck[] = []
-    const subjectMatched = runChecks(policy, request.claims, everyPolicy, checks)
+    const claimsMatched = runChecks(policy.checks, request.claims, everyPolicy, checks)
+    const subjectMatched = actorMatches(policy, request.actor, everyPolicy, checks) && claimsMatched
     const scopeMatched = coversScopes(policy, scopes)
     trace.push({ policy: policy.name, subjectMatched, targetMatched, scopeMatched, checks })
     if (!subjectMatched || !targetMatched) continue

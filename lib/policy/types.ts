@@ -13,6 +13,13 @@ export interface PolicyRequest {
   readonly scopes?: readonly string[] | undefined
   /** Restricts which grant kinds may answer (from requested_token_type); undefined = any. */
   readonly grantKinds?: ReadonlySet<GrantKind> | undefined
+  /**
+   * The verified actor of a delegated request (RFC 8693 actor_token). Only policies with `actor:`
+   * match a request that has one, and they match no request without one.
+   */
+  readonly actor?:
+    | { readonly provider: string; readonly claims: Readonly<Record<string, unknown>> }
+    | undefined
 }
 
 export type GrantKind = 'token' | 'aws'

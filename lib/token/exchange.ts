@@ -1,12 +1,17 @@
+import { approvalsOf } from '../approval/broker-approvals.js'
+import { pollApproval, type Redeemed, releaseRedemption } from '../approval/poll.js'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import type { Minted } from '../credentials/minter.js'
 import {
+  AuthorizationPending,
   BrokerError,
+  InvalidGrant,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
   MethodNotAllowed,
+  SlowDown,
   TemporarilyUnavailable,
   UnsupportedTokenType,
 } from '../errors.js'
@@ -15,8 +20,17 @@ import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { evaluate } from '../policy/evaluate.js'
 import type { Decision } from '../policy/types.js'
 import { consumeOnce } from '../store/replay.js'
-import { startExchangeRecord } from './record-exchange.js'
-import { parseTokenRequest, REPEATABLE, type TokenRequest } from './request.js'
+import { approvalOf, type HeldExchange, heldExchangeOf, holdForApproval } from './approval-step.js'
+import { actClaimOf, isDelegation, verifyActor } from './delegation.js'
+import { type ExchangeRecord, startExchangeRecord } from './record-exchange.js'
+import {
+  type CibaRequest,
+  isCibaRequest,
+  parseCibaRequest,
+  parseTokenRequest,
+  REPEATABLE,
+  type TokenRequest,
+} from './request.js'
 
 /** An allowing decision: the only kind that reaches the steps after `decide`. */
 type Allow = Extract<Decision, { allow: true }>
@@ -28,23 +42,89 @@ type Allow = Extract<Decision, { allow: true }>
 export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
   const record = startExchangeRecord(broker, req.requestId)
-  const { request, form } = await record.step({}, () => parse(req))
+  const parsed = await record.step({}, () => parse(req))
+  if (parsed.ciba) return redeem(broker, record, parsed.ciba.authReqId, req.requestId)
+  const { request, form } = parsed
   const presented = { subjectTokenType: request.subjectTokenType, subjectToken: request.subjectToken }
   const subject = await record.step(presented, () => verify(broker, request, form, req))
   const verified = { ...presented, subject }
-  const decision = await record.step(verified, () => decide(broker, request, subject))
+  const actor = await record.step(verified, () => verifyDelegation(broker, request, form, req))
+  const decision = await record.step(verified, () => decide(broker, request, subject, actor))
   const decided = { ...verified, trace: decision.trace }
   const allowed = await record.step(decided, () => permit(decision))
   const permitted = { ...decided, policy: allowed.policy }
   await record.step(permitted, () => limit(broker, allowed, subject))
-  await record.step(permitted, () => consume(broker, subject))
+  await record.step(permitted, () => consume(broker, subject, actor))
+  const held = { policy: allowed.policy, subject, actor, request }
+  await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
   await record.step(permitted, () => guard(broker, allowed, subject))
-  const minted = await record.step(permitted, () => mint(broker, allowed, subject, request, req.requestId))
+  const extraClaims = actor ? { act: actClaimOf(actor) } : undefined
+  const minted = await record.step(permitted, () =>
+    mint(broker, allowed, subject, request, req.requestId, extraClaims),
+  )
   return record.allowed(permitted, minted)
 }
 
-function parse(req: HttpRequest): { request: TokenRequest; form: FormParams } {
+/**
+ * The CIBA poll (grant_type urn:openid:params:grant-type:ciba): waiting answers are not audited as
+ * decisions; an approved request is decided again against today's policies, guarded, and minted
+ * now with `approved_by`, and its audit event carries the approval id.
+ */
+async function redeem(
+  broker: Broker,
+  record: ExchangeRecord,
+  authReqId: string,
+  requestId: string,
+): Promise<HttpResponse> {
+  const approvals = approvalsOf(broker)
+  let redeemed: Redeemed
+  try {
+    redeemed = await pollApproval(approvals, authReqId, requestId)
+  } catch (err) {
+    if (err instanceof AuthorizationPending || err instanceof SlowDown) throw err
+    return record.step({}, () => Promise.reject(err))
+  }
+  const approval = redeemed.record
+  try {
+    const held = await record.step({}, () => heldExchangeOrRefuse(approval.payload))
+    const { subject, actor, request } = held
+    const facts = { subjectTokenType: request.subjectTokenType, subject, policy: held.policy }
+    const decision = await record.step(facts, () => decide(broker, request, subject, actor))
+    const allowed = await record.step({ ...facts, trace: decision.trace }, () =>
+      stillHeld(broker, decision, held.policy),
+    )
+    await record.step(facts, () => guard(broker, allowed, subject))
+    const extraClaims = { approved_by: approval.approvals, ...(actor ? { act: actClaimOf(actor) } : {}) }
+    const minted = await record.step(facts, () =>
+      mint(broker, allowed, subject, request, requestId, extraClaims),
+    )
+    return record.allowed(facts, { ...minted, granted: { ...minted.granted, approval_id: approval.id } })
+  } catch (err) {
+    // An outage must not cost the requester an approved request: the handle may be polled again.
+    if (err instanceof TemporarilyUnavailable) await releaseRedemption(approvals, redeemed)
+    throw err
+  }
+}
+
+function heldExchangeOrRefuse(payload: unknown): HeldExchange {
+  const held = heldExchangeOf(payload)
+  if (!held) throw new InvalidGrant('auth_req_id does not name a token request')
+  return held
+}
+
+/** An approved request mints only if today's policies still allow it, by the same policy, still under approval. */
+function stillHeld(broker: Broker, decision: Decision, policy: string): Allow {
+  if (!decision.allow || decision.policy !== policy || !approvalOf(broker, policy)) {
+    throw new InvalidGrant('the policies changed while the request waited for approval; request again')
+  }
+  return decision
+}
+
+function parse(
+  req: HttpRequest,
+): { request: TokenRequest; form: FormParams; ciba?: undefined } | { ciba: CibaRequest } {
   const form = parseForm(req.headers['content-type'], req.body, REPEATABLE)
+  if (isCibaRequest(form)) return { ciba: parseCibaRequest(form) }
   return { request: parseTokenRequest(form), form }
 }
 
@@ -57,14 +137,14 @@ async function verify(
 ): Promise<VerifiedSubject> {
   const verifier = broker.verifiers.get(request.subjectTokenType)
   if (!verifier) throw new UnsupportedTokenType('subject_token_type is not accepted by this broker')
-  if (request.actorTokenType !== undefined && !verifier.actorTokenTypes?.includes(request.actorTokenType)) {
-    throw new InvalidRequest('actor_token_type is not accepted with this subject_token_type')
-  }
+  // An actor token the subject's verifier reads itself (an instance nonce) goes to it; any other is a delegation.
+  const own = isDelegation(broker, request)
+    ? {}
+    : { actorToken: request.actorToken, actorTokenType: request.actorTokenType }
   return verifier.verify({
     subjectToken: request.subjectToken,
     subjectTokenType: request.subjectTokenType,
-    actorToken: request.actorToken,
-    actorTokenType: request.actorTokenType,
+    ...own,
     params: form,
     requestId: req.requestId,
     sourceIp: req.sourceIp,
@@ -72,8 +152,23 @@ async function verify(
   })
 }
 
+/** Delegation (RFC 8693 actor_token): the actor verified like a subject; undefined without one. */
+async function verifyDelegation(
+  broker: Broker,
+  request: TokenRequest,
+  form: FormParams,
+  req: HttpRequest,
+): Promise<VerifiedSubject | undefined> {
+  return isDelegation(broker, request) ? verifyActor(broker, request, form, req) : undefined
+}
+
 /** Evaluates the policies (pure; deny by default). */
-function decide(broker: Broker, request: TokenRequest, subject: VerifiedSubject): Decision {
+function decide(
+  broker: Broker,
+  request: TokenRequest,
+  subject: VerifiedSubject,
+  actor: VerifiedSubject | undefined,
+): Decision {
   return evaluate(broker.policies, {
     provider: subject.provider,
     claims: subject.claims,
@@ -81,6 +176,7 @@ function decide(broker: Broker, request: TokenRequest, subject: VerifiedSubject)
     resources: request.resources,
     scopes: request.scopes,
     grantKinds: request.grantKinds,
+    actor: actor && { provider: actor.provider, claims: actor.claims },
   })
 }
 
@@ -97,14 +193,21 @@ function limit(_broker: Broker, _decision: Allow, _subject: VerifiedSubject): vo
   // No policy sets a rate limit yet; the step holds its place in the order.
 }
 
-/** Replay protection: a single-use subject token is consumed here, once. */
-async function consume(broker: Broker, subject: VerifiedSubject): Promise<void> {
-  if (!subject.replay) return
-  const first = await guardStore(
-    broker,
-    consumeOnce(broker.table, subject.replay.key, subject.replay.expiresAt),
-  )
-  if (!first) throw new InvalidRequest('subject_token has already been used').withDetail('replay')
+/** Replay protection: a single-use subject token (and a delegation's actor token) is consumed here, once. */
+async function consume(
+  broker: Broker,
+  subject: VerifiedSubject,
+  actor: VerifiedSubject | undefined,
+): Promise<void> {
+  for (const [token, presented] of [
+    ['subject_token', subject],
+    ['actor_token', actor],
+  ] as const) {
+    if (!presented?.replay) continue
+    const { key, expiresAt } = presented.replay
+    const first = await guardStore(broker, consumeOnce(broker.table, key, expiresAt))
+    if (!first) throw new InvalidRequest(`${token} has already been used`).withDetail('replay')
+  }
 }
 
 /** The kill switch: revoked subjects and policies get nothing. */
@@ -122,6 +225,7 @@ async function mint(
   subject: VerifiedSubject,
   request: TokenRequest,
   requestId: string,
+  extraClaims?: Readonly<Record<string, unknown>>,
 ): Promise<Minted> {
   const minter = broker.minters.get(decision.grant.kind)
   if (!minter) throw new InvalidTarget(`${decision.grant.kind} grants are not available from this broker`)
@@ -131,6 +235,7 @@ async function mint(
       requestId,
       request,
       now: broker.now(),
+      extraClaims,
     })
   } catch (err) {
     if (err instanceof TemporarilyUnavailable && minter.outageMetric)

@@ -124,7 +124,7 @@ describe('token endpoint request handling', () => {
       issuer: h.url,
       token_endpoint: `${h.url}/token`,
       jwks_uri: `${h.url}/.well-known/jwks.json`,
-      grant_types_supported: [TOKEN_EXCHANGE],
+      grant_types_supported: [TOKEN_EXCHANGE, 'urn:openid:params:grant-type:ciba'],
       introspection_endpoint: `${h.url}/introspect`,
       revocation_endpoint: `${h.url}/revoke`,
       token_endpoint_auth_methods_supported: expect.any(Array),
