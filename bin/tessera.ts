@@ -1,10 +1,12 @@
 import { createRoutes } from '../functions/routes.js'
+import { runApprovals } from '../lib/cli/approvals.js'
 import { runDevToken } from '../lib/cli/dev-token.js'
 import { runExchange } from '../lib/cli/exchange.js'
 import { runInstance } from '../lib/cli/instance.js'
 import { lintStartupCheck, runPolicy } from '../lib/cli/policy.js'
 import { runRevoke } from '../lib/cli/revoke.js'
 import { runServe } from '../lib/cli/serve.js'
+import { ApprovalNotAwaited } from '../lib/client/approval-wait.js'
 import { ExchangeFailed } from '../lib/client/exchange.js'
 import { ConfigError } from '../lib/errors.js'
 
@@ -16,9 +18,12 @@ const USAGE = `usage: tessera <command> [options]
   policy explain [F] --token T|@file|- [--audience A]… [--resource R]… [--verify]
   exchange [--url U] (--token T|@file|- | --aws-iam [--server-id ID] [--region R] | --instance aws|azure|gcp [--caller-identity])
            (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]
+           [--actor-token T|@file|-] [--reason R] [--no-wait]
   instance list [--config F] [--json]
   instance reset <instance-id> [--config F]
   revoke --url U --admin-token T|@file (--token T | --sub S --provider P | --policy N) [--lift]
+  approvals list --url U --admin-token T|@file
+  approvals approve|deny <id> --url U --admin-token T|@file [--reason R]
 `
 
 async function main(argv: string[]): Promise<number> {
@@ -37,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return await runInstance(rest)
     case 'revoke':
       return await runRevoke(rest)
+    case 'approvals':
+      return await runApprovals(rest)
     case 'dev-token':
       process.stdout.write(`${await runDevToken(rest)}\n`)
       return 0
@@ -60,6 +67,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code
   },
   (err: unknown) => {
+    if (err instanceof ApprovalNotAwaited) {
+      process.stdout.write(`${err.json}\n`)
+      process.exitCode = 3
+      return
+    }
     if (err instanceof ExchangeFailed) process.stderr.write(`${err.error}: ${err.description}\n`)
     else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`)
     else process.stderr.write(`tessera: ${err instanceof Error ? err.message : String(err)}\n`)

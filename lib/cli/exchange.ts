@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { TokenTypes } from '../assertion/token-types.js'
+import { ApprovalNotAwaited, awaitApproval, pendingOf } from '../client/approval-wait.js'
 import { formatCredentialProcess, formatEnv, parseAwsCredentialsOutput } from '../client/aws-output.js'
 import { discoverEndpoint } from '../client/discover-endpoint.js'
 import { type ExchangeParams, requestExchange } from '../client/exchange.js'
@@ -31,6 +32,9 @@ export async function runExchange(argv: string[]): Promise<string> {
       scope: { type: 'string' },
       'requested-token-type': { type: 'string' },
       format: { type: 'string', default: 'json' },
+      'actor-token': { type: 'string' },
+      reason: { type: 'string' },
+      'no-wait': { type: 'boolean', default: false },
     },
     strict: true,
   })
@@ -46,15 +50,51 @@ export async function runExchange(argv: string[]): Promise<string> {
   if (values.audience.length === 0 && values.resource.length === 0)
     throw new Error('--audience or --resource is required')
   const wantsAws = format === 'env' || format === 'credential-process'
+  const presented = await subject(values)
+  const delegated = await delegation(values)
   const params: ExchangeParams = {
-    ...(await subject(values)),
+    ...presented,
+    ...delegated,
+    extra: { ...presented.extra, ...delegated.extra },
     audiences: values.audience,
     resources: values.resource,
     scope: values.scope,
     requestedTokenType: values['requested-token-type'] ?? (wantsAws ? TokenTypes.awsCredentials : undefined),
   }
   const endpoint = await discoverEndpoint(values.url, 'token_endpoint')
-  return formatResult(await requestExchange(endpoint, params), format)
+  return formatResult(await exchangeOrWait(endpoint, params, values['no-wait']), format)
+}
+
+/** The exchange; a grant held for approval is waited on (polling), or with --no-wait handed back. */
+async function exchangeOrWait(endpoint: string, params: ExchangeParams, noWait: boolean) {
+  try {
+    return await requestExchange(endpoint, params)
+  } catch (err) {
+    const pending = pendingOf(err)
+    if (!pending) throw err
+    if (noWait) throw new ApprovalNotAwaited(pending)
+    return awaitApproval(endpoint, pending, {
+      notify: (line) =>
+        process.stderr.write(`${line}
+`),
+    })
+  }
+}
+
+/** `--actor-token` (delegation, RFC 8693) and `--reason` (shown to approvers). */
+async function delegation(values: {
+  token?: string | undefined
+  instance?: string | undefined
+  'actor-token'?: string | undefined
+  reason?: string | undefined
+}): Promise<Pick<ExchangeParams, 'actorToken' | 'actorTokenType' | 'extra'>> {
+  const reason = values.reason === undefined ? {} : { extra: { reason: values.reason } }
+  const actor = values['actor-token']
+  if (actor === undefined) return reason
+  if (values.instance !== undefined) throw new Error('--actor-token cannot be combined with --instance')
+  if (actor === '-' && values.token === '-')
+    throw new Error('only one of --token and --actor-token may read stdin')
+  return { ...reason, actorToken: await readTokenArg(actor), actorTokenType: TokenTypes.jwt }
 }
 
 async function subject(values: {

@@ -6,6 +6,8 @@ export class ExchangeFailed extends Error {
     readonly error: string,
     readonly description: string,
     readonly status: number,
+    /** The whole error body: CIBA answers carry auth_req_id, expires_in and interval beside the error. */
+    readonly body: Readonly<Record<string, unknown>> = {},
   ) {
     super(`${error}: ${description}`)
     this.name = 'ExchangeFailed'
@@ -47,6 +49,15 @@ export async function requestExchange(
   if (p.scope) form.set('scope', p.scope)
   if (p.requestedTokenType) form.set('requested_token_type', p.requestedTokenType)
   for (const [k, v] of Object.entries(p.extra ?? {})) form.set(k, v)
+  return postTokenForm(tokenEndpoint, form, fetchImpl)
+}
+
+/** POSTs a form to the token endpoint; resolves with the JSON body or rejects with ExchangeFailed. */
+export async function postTokenForm(
+  tokenEndpoint: string,
+  form: URLSearchParams,
+  fetchImpl = globalThis.fetch,
+): Promise<Record<string, unknown>> {
   const res = await fetchImpl(tokenEndpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -65,6 +76,7 @@ export async function requestExchange(
       String(body.error ?? 'unknown_error'),
       String(body.error_description ?? ''),
       res.status,
+      body,
     )
   }
   return body

@@ -24,7 +24,8 @@ export const T0 = Date.now()
  * The worked agent setup: logs freely, tickets after one approval, production data after two,
  * and a delegation policy where agent-7 acts for users.
  */
-export function agentConfig(agents: TestIssuer, others: TestIssuer): string {
+export function agentConfig(agents: TestIssuer, others: TestIssuer, issuer = BROKER): string {
+  const BROKER = issuer
   return `issuer: ${BROKER}
 signing: { algorithm: ES256, key: { local: unused.json } }
 providers:
@@ -73,14 +74,14 @@ let seq = 0
 export async function agentBroker(
   agents: TestIssuer,
   others: TestIssuer,
-  opts: { table?: StateTable; signer?: Signer; clock?: { ms: number } } = {},
+  opts: { table?: StateTable; signer?: Signer; clock?: { ms: number }; issuer?: string } = {},
 ) {
   const clock = opts.clock ?? { ms: T0 }
   const now = () => clock.ms
   const signer = opts.signer ?? (await createLocalSigner(await generatePrivateJwk('ES256'), 'ES256'))
   const audit = new MemoryAuditSink()
   const table = opts.table ?? new MemoryTable(() => Math.floor(clock.ms / 1000))
-  const broker = await createBroker(loadConfigText(agentConfig(agents, others), 'agents.yaml'), {
+  const broker = await createBroker(loadConfigText(agentConfig(agents, others, opts.issuer), 'agents.yaml'), {
     now,
     table,
     audit,
@@ -135,9 +136,9 @@ export async function decide(
 ) {
   const token = (
     await mintAccessToken(signer, {
-      issuer: BROKER,
+      issuer: broker.issuer,
       sub,
-      audience: [BROKER],
+      audience: [broker.issuer],
       scopes: ['tessera:approve'],
       ttl: 3600,
       clientId: 'secops',
