@@ -33,7 +33,9 @@ export interface Redeemed {
  * One CIBA poll. Answers by throwing: `slow_down` (too soon after the previous poll; the interval
  * grows by 5 s and is enforced), `authorization_pending`, `access_denied`, `expired_token`, or
  * `invalid_grant` (unknown handle, or already redeemed). An approved request returns once: the
- * redemption is a conditional write, so of racing polls exactly one gets it.
+ * redemption is a conditional write, so of racing polls exactly one gets it. The timeout bounds the
+ * decision, not the pickup: an approval that landed in time can be redeemed while the request is
+ * kept (EXPIRED_ANSWER_S past the deadline), so a requester mid-interval does not lose it.
  */
 export async function pollApproval(
   approvals: Approvals,

@@ -50,8 +50,9 @@ export async function runExchange(argv: string[]): Promise<string> {
   if (values.audience.length === 0 && values.resource.length === 0)
     throw new Error('--audience or --resource is required')
   const wantsAws = format === 'env' || format === 'credential-process'
-  const presented = await subject(values)
+  // Flag conflicts are refused before anything reads stdin or asks a metadata service.
   const delegated = await delegation(values)
+  const presented = await subject(values)
   const params: ExchangeParams = {
     ...presented,
     ...delegated,
