@@ -43,7 +43,7 @@ type Allow = Extract<Decision, { allow: true }>
  */
 export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
-  const record = startExchangeRecord(broker, req.requestId)
+  const record = startExchangeRecord(broker, req.requestId, req.sourceIp)
   const parsed = await record.step({}, () => parse(req))
   if (parsed.ciba) return redeem(broker, record, parsed.ciba.authReqId, req.requestId)
   const { request, form } = parsed
@@ -54,7 +54,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const decision = await record.step(verified, () => decide(broker, request, subject, actor))
   const decided = { ...verified, trace: decision.trace }
   const allowed = await record.step(decided, () => permit(decision))
-  const permitted = { ...decided, policy: allowed.policy }
+  const permitted = { ...decided, policy: allowed.policy, grant: allowed.grant }
   await record.step(permitted, () => limit(broker, allowed, subject))
   await record.step(permitted, () => consume(broker, subject, actor))
   const held = { policy: allowed.policy, subject, actor, request }
@@ -100,7 +100,8 @@ async function redeem(
     const minted = await record.step(facts, () =>
       mint(broker, allowed, subject, request, requestId, extraClaims),
     )
-    return record.allowed(facts, { ...minted, granted: { ...minted.granted, approval_id: approval.id } })
+    const granted = { ...minted.granted, approval_id: approval.id }
+    return record.allowed({ ...facts, grant: allowed.grant }, { ...minted, granted })
   } catch (err) {
     // An outage must not cost the requester an approved request: the handle may be polled again.
     if (err instanceof TemporarilyUnavailable) await releaseRedemption(approvals, redeemed)

@@ -30,6 +30,9 @@ export class RecordingTable implements StateTable {
   increment(...args: Parameters<StateTable['increment']>) {
     return this.inner.increment(...args)
   }
+  merge(...args: Parameters<StateTable['merge']>) {
+    return this.inner.merge(...args)
+  }
 }
 
 export const approvalConfig = (o: Partial<ApprovalConfig> = {}): ApprovalConfig => ({
