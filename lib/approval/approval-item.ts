@@ -1,6 +1,6 @@
 import * as z from 'zod'
+import { StoreUnavailable } from '../errors.js'
 import type { StateItem } from '../store/types.js'
-import { StoreUnavailable } from '../store/types.js'
 
 /** Where an approval request stands; `expired` is recorded once a poll sees the deadline pass. */
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired'

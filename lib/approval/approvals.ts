@@ -197,8 +197,9 @@ export class Approvals {
   async expire(record: ApprovalRecord, requestId: string): Promise<void> {
     if (record.status !== 'pending') return
     const next = { ...record, status: 'expired' as const, version: record.version + 1 }
+    // No unlisting here: the index entry expires at the deadline by itself (and the token
+    // function, which polls, may not delete items).
     if (await this.deps.table.put(encodeMain(next), { ifMatch: { version: record.version } })) {
-      await this.#unlist(next)
       this.#emit('approval.expired', 'INFO', requestId, next, { approvals: next.approvals })
     }
   }

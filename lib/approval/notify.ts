@@ -1,4 +1,5 @@
-import { FetchFailure, fetchBounded } from '../http/bounded-fetch.js'
+import { FetchFailure } from '../errors.js'
+import { fetchBounded } from '../http/bounded-fetch.js'
 import type { ApprovalRecord } from './approval-item.js'
 
 /** What a webhook receives; never a token, never the requester's auth_req_id. */

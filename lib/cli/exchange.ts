@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util'
 import { TokenTypes } from '../assertion/token-types.js'
-import { ApprovalNotAwaited, awaitApproval, pendingOf } from '../client/approval-wait.js'
+import { awaitApproval, pendingOf } from '../client/approval-wait.js'
 import { formatCredentialProcess, formatEnv, parseAwsCredentialsOutput } from '../client/aws-output.js'
 import { discoverEndpoint } from '../client/discover-endpoint.js'
 import { type ExchangeParams, requestExchange } from '../client/exchange.js'
+import { ApprovalNotAwaited } from '../errors.js'
 import { readTokenArg } from './token-arg.js'
 
 const FORMATS = ['json', 'token', 'env', 'credential-process'] as const

@@ -1,6 +1,7 @@
 import * as z from 'zod'
 import { CIBA_GRANT } from '../assertion/token-types.js'
-import { ExchangeFailed, postTokenForm } from './exchange.js'
+import { ExchangeFailed } from '../errors.js'
+import { postTokenForm } from './exchange.js'
 
 /** What the broker answers when a grant waits for approval (the CIBA members beside the error). */
 export const PendingSchema = z.object({
@@ -10,22 +11,6 @@ export const PendingSchema = z.object({
   interval: z.number().int().positive().max(3600),
 })
 export type Pending = z.output<typeof PendingSchema>
-
-/**
- * `--no-wait`: the exchange is held for approval and the caller chose not to wait. `json` is what
- * to print (the handle, its lifetime and interval); the CLI exits 3.
- */
-export class ApprovalNotAwaited extends Error {
-  constructor(readonly pending: Pending) {
-    super('the grant waits for approval')
-    this.name = 'ApprovalNotAwaited'
-  }
-
-  get json(): string {
-    const { auth_req_id, expires_in, interval } = this.pending
-    return JSON.stringify({ auth_req_id, expires_in, interval }, null, 2)
-  }
-}
 
 /** How the waiting client reaches the broker and the clock (tests inject these). */
 export interface WaitOptions {

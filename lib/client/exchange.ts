@@ -1,18 +1,5 @@
 import { TOKEN_EXCHANGE_GRANT } from '../assertion/token-types.js'
-
-/** A failed exchange, as the broker described it. */
-export class ExchangeFailed extends Error {
-  constructor(
-    readonly error: string,
-    readonly description: string,
-    readonly status: number,
-    /** The whole error body: CIBA answers carry auth_req_id, expires_in and interval beside the error. */
-    readonly body: Readonly<Record<string, unknown>> = {},
-  ) {
-    super(`${error}: ${description}`)
-    this.name = 'ExchangeFailed'
-  }
-}
+import { ExchangeFailed } from '../errors.js'
 
 export interface ExchangeParams {
   readonly subjectToken: string

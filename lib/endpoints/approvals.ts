@@ -1,5 +1,4 @@
 import { authenticateAdmin } from '../admin/authenticate.js'
-import { adminDeps } from '../admin/deps.js'
 import type { Approver } from '../approval/approvals.js'
 import { approvalsOf } from '../approval/broker-approvals.js'
 import type { Broker } from '../broker.js'
@@ -7,7 +6,6 @@ import { ApprovalNotFound, InvalidRequest, MethodNotAllowed, TemporarilyUnavaila
 import { parseForm } from '../http/form.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
-import { StoreUnavailable } from '../store/types.js'
 import { MAX_REASON_LENGTH } from '../token/request.js'
 
 const ITEM_PATH = /^\/approvals\/([^/]+)$/
@@ -21,34 +19,28 @@ export async function approvalsEndpoint(broker: Broker, req: HttpRequest): Promi
   const id = approvalId(req)
   if (id === undefined && req.method !== 'GET') throw new MethodNotAllowed(['GET'])
   if (id !== undefined && req.method !== 'POST') throw new MethodNotAllowed(['POST'])
-  const claims = await authenticateAdmin(adminDeps(broker), req.headers, 'tessera:approve', req.requestId)
+  const claims = await authenticateAdmin(broker, req.headers, 'tessera:approve', req.requestId)
   const approver: Approver = { policy: claims.client_id, sub: claims.sub, idp: claims.idp }
   const approvals = approvalsOf(broker)
-  try {
-    if (id === undefined) {
-      return jsonResponse(200, { approvals: await approvals.list(approver) }, req.requestId)
-    }
-    const form = parseForm(req.headers['content-type'], req.body)
-    const decision = form.get('decision')
-    if (decision !== 'approve' && decision !== 'deny') {
-      throw new InvalidRequest('decision must be approve or deny')
-    }
-    const reason = form.get('reason')
-    if (reason !== undefined && reason.length > MAX_REASON_LENGTH) {
-      throw new InvalidRequest(`reason is longer than ${MAX_REASON_LENGTH} characters`)
-    }
-    const { status } = await approvals.decide(id, approver, decision, { reason, requestId: req.requestId })
-    return jsonResponse(200, { status }, req.requestId)
-  } catch (err) {
-    if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('approval state unavailable')
-    throw err
+  if (id === undefined) {
+    return jsonResponse(200, { approvals: await approvals.list(approver) }, req.requestId)
   }
+  const form = parseForm(req.headers['content-type'], req.body)
+  const decision = form.get('decision')
+  if (decision !== 'approve' && decision !== 'deny') {
+    throw new InvalidRequest('decision must be approve or deny')
+  }
+  const reason = form.get('reason')
+  if (reason !== undefined && reason.length > MAX_REASON_LENGTH) {
+    throw new InvalidRequest(`reason is longer than ${MAX_REASON_LENGTH} characters`)
+  }
+  const { status } = await approvals.decide(id, approver, decision, { reason, requestId: req.requestId })
+  return jsonResponse(200, { status }, req.requestId)
 }
 
 /** The `{id}` of `/approvals/{id}`; undefined for `/approvals` itself. */
 function approvalId(req: HttpRequest): string | undefined {
-  const params = (req as { readonly pathParams?: Readonly<Record<string, string>> | undefined }).pathParams
-  if (params?.id !== undefined) return params.id
+  if (req.pathParams?.id !== undefined) return req.pathParams.id
   if (req.path === '/approvals') return undefined
   const match = ITEM_PATH.exec(req.path)
   if (!match?.[1]) throw new ApprovalNotFound()
