@@ -72,6 +72,8 @@ export class PolicyCompileError extends Error {
   constructor(
     readonly path: readonly (string | number)[],
     message: string,
+    /** The lint rule reporting it, when it is more specific than `invalid-policy` (guardrails). */
+    readonly rule?: string,
   ) {
     super(message)
     this.name = 'PolicyCompileError'
