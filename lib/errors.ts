@@ -148,3 +148,14 @@ export class ConfigError extends Error {
     this.name = 'ConfigError'
   }
 }
+
+/** Raised by `tessera policy test` for a test file that does not read or validate; names file and test. */
+export class PolicyTestFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`${file}: invalid policy test file\n${issues.map((i) => `  - ${i}`).join('\n')}`)
+    this.name = 'PolicyTestFileError'
+  }
+}
