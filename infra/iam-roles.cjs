@@ -23,7 +23,7 @@ const READ_KEYS = ['kms:GetPublicKey', 'kms:DescribeKey']
 /**
  * What each function calls (serverless.yml `functions:` has the same names):
  * - token: Sign; replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure
- *   nonce PutItem; sts:AssumeRole for `aws` grants. (An aws-iam caller's GetCallerIdentity is
+ *   nonce PutItem, per-identity rate-limit counter UpdateItem; sts:AssumeRole for `aws` grants. (An aws-iam caller's GetCallerIdentity is
  *   sent with the caller's own signature: no permission of Tessera's.)
  * - introspect: revocation list Query.
  * - revoke: revoke PutItem, lift GetItem/DeleteItem/PutItem, revocation list Query.
@@ -33,7 +33,7 @@ const READ_KEYS = ['kms:GetPublicKey', 'kms:DescribeKey']
 const FUNCTIONS = {
   token: {
     kms: ['kms:Sign', ...READ_KEYS],
-    dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+    dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     sts: true,
   },
   jwks: { kms: READ_KEYS },

@@ -12,6 +12,8 @@ import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
 import { matcherNeedsRegexEngine } from './policy/matchers.js'
+import { guardrailsNeedRegexEngine } from './policy/guardrails.js'
+import { createRateLimiter, type RateLimiter } from './policy/rate-limit.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
 import { type GrantKind, PolicyCompileError } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
@@ -36,6 +38,8 @@ export interface Broker {
   readonly metrics: Telemetry
   /** Revocations (kill switch): checked after the policy decision and by introspection. */
   readonly revocations: RevocationList
+  /** Per-identity rate limits; absent when no policy is limited. */
+  readonly rateLimiter?: RateLimiter | undefined
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -71,7 +75,10 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   const { config } = loaded
   const now = opts.now ?? Date.now
   // Lambda bundles load the regex engine on demand: only regexes and non-prefix globs need it.
-  if (config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)))
+  if (
+    config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)) ||
+    guardrailsNeedRegexEngine(config.guardrails)
+  )
     await loadRegexEngine()
   const policies = compileConfigPolicies(loaded)
   const table = opts.table ?? openStateTable(config.store, { now })
@@ -110,6 +117,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   }
   const minters = await createMinters(config, keys, now)
   const revocations = new RevocationList(table, { now })
+  const rateLimiter = createRateLimiter(config, table)
   return {
     config,
     issuer: config.issuer,
@@ -122,6 +130,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     metrics,
     minters,
     revocations,
+    rateLimiter,
   }
 }
 

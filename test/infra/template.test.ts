@@ -188,7 +188,7 @@ describe('serverless package (offline)', () => {
 
   it('DynamoDB actions per function are exactly what its code calls, on the state table only', () => {
     const expected: Record<string, string[]> = {
-      token: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+      token: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       introspect: ['dynamodb:Query'],
       revoke: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
       nonce: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
