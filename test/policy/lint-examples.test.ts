@@ -7,7 +7,9 @@ import { ConfigError } from '../../lib/errors.js'
 import { lintConfig } from '../../lib/policy/lint.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
-const EXAMPLES = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml') && !f.endsWith('.test.yaml'))
+const EXAMPLES = readdirSync(join(ROOT, 'examples')).filter(
+  (f) => f.endsWith('.yaml') && !f.endsWith('.test.yaml'),
+)
 
 /** Each ```yaml block of docs/policies.md preceded by `<!-- lint: X -->`, with its expectation. */
 function docBlocks(): { expect: string; yaml: string; line: number }[] {
