@@ -23,8 +23,9 @@ const READ_KEYS = ['kms:GetPublicKey', 'kms:DescribeKey']
 /**
  * What each function calls (serverless.yml `functions:` has the same names):
  * - token: Sign; replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure
- *   nonce PutItem, per-identity rate-limit counter UpdateItem; sts:AssumeRole for `aws` grants. (An aws-iam caller's GetCallerIdentity is
- *   sent with the caller's own signature: no permission of Tessera's.)
+ *   nonce PutItem, per-identity rate-limit counter UpdateItem; sts:AssumeRole for `aws` grants.
+ *   (An aws-iam caller's GetCallerIdentity is sent with the caller's own signature: no permission
+ *   of Tessera's.)
  * - introspect: revocation list Query.
  * - revoke: revoke PutItem, lift GetItem/DeleteItem/PutItem, revocation list Query.
  * - nonce: rate-limit counter UpdateItem (an atomic ADD), nonce PutItem.
