@@ -3,10 +3,11 @@
  * condition, what matched and why not. Shared by `tessera policy explain` (claims from a token) and
  * `tessera policy test` (claims from a test file), so both say the same thing.
  */
+import { PRESETS } from '../config/presets.js'
 import type { Config, MatcherSpec, PolicyConfig, ProviderConfig } from '../config/schema.js'
 import type { CompiledPolicies, CompiledPolicy } from './compile.js'
 import { explain } from './explain.js'
-import { type AlternateSub, alternateGithubSub } from './github-subject.js'
+import type { AlternateSub } from './github-subject.js'
 import { printable } from './lint-format.js'
 import { effectivePreset } from './lint-rules-context.js'
 import type { ClaimCheck, Decision, PolicyTrace } from './types.js'
@@ -164,7 +165,8 @@ export function explainClaims(q: ClaimsQuestion, paint: Paint): ClaimsExplanatio
     scopes: q.scopes,
   }
   const { decision, traces } = explain(q.compiled, request)
-  const alt = effectivePreset(q.provider) === 'github-actions' ? alternateGithubSub(q.claims) : undefined
+  const preset = effectivePreset(q.provider)
+  const alt = preset ? PRESETS[preset].alternateSub?.(q.claims) : undefined
   const formOnly =
     !decision.allow &&
     alt &&
