@@ -60,6 +60,11 @@ describe('documented examples', () => {
       'claim-type',
       'invalid-policy',
       'allow-broad-unused',
+      'guardrail-max-ttl',
+      'guardrail-audiences',
+      'guardrail-aws-roles',
+      'guardrail-require-claims',
+      'guardrail-require-approval',
     ]) {
       expect(rules, rule).toContain(rule)
     }
