@@ -65,158 +65,180 @@ function pinsExactly(policy: PolicyConfig, provider: ProviderConfig | undefined,
   return subs?.every(immutable) === true
 }
 
-class Checker {
-  readonly out: GuardrailViolation[] = []
+/** What the rules share: the guardrails, their globs compiled once, the providers by name. */
+interface Bounds {
+  readonly g: GuardrailsConfig
   readonly audiences: StringTest | undefined
   readonly roles: StringTest | undefined
   readonly approvalScopes: StringTest | undefined
   readonly providers: ReadonlyMap<string, ProviderConfig>
-
-  constructor(
-    readonly g: GuardrailsConfig,
-    config: Pick<Config, 'providers'>,
-  ) {
-    this.audiences = anyGlob(g.audiences)
-    this.roles = anyGlob(g.awsRoles)
-    this.approvalScopes = anyGlob(g.requireApproval?.scopes)
-    this.providers = new Map(config.providers.map((p) => [p.name, p]))
-  }
-
-  add(rule: string, path: (string | number)[], policy: PolicyConfig, what: string, guardrail: string) {
-    this.out.push({ rule, path, message: `policy "${policy.name}" ${what}, beyond guardrail ${guardrail}` })
-  }
-
-  check(policy: PolicyConfig, i: number): void {
-    const grant = grantOf(policy)
-    const at = (...rest: (string | number)[]) => ['policies', i, ...rest]
-    const { maxTtl } = this.g
-    if (maxTtl !== undefined) {
-      if (grant.token && grant.token.ttl > maxTtl)
-        this.add(
-          'guardrail-max-ttl',
-          at('grant', 'token', 'ttl'),
-          policy,
-          `grants a ttl of ${formatSeconds(grant.token.ttl)}`,
-          `maxTtl ${formatSeconds(maxTtl)}`,
-        )
-      if (grant.aws && grant.aws.duration > maxTtl)
-        this.add(
-          'guardrail-max-ttl',
-          at('grant', 'aws', 'duration'),
-          policy,
-          `grants a duration of ${formatSeconds(grant.aws.duration)}`,
-          `maxTtl ${formatSeconds(maxTtl)}`,
-        )
-    }
-    if (grant.token && this.audiences) {
-      const list = typeof grant.token.audience === 'string' ? [grant.token.audience] : grant.token.audience
-      for (const audience of list)
-        if (!this.audiences(audience))
-          this.add(
-            'guardrail-audiences',
-            at('grant', 'token', 'audience'),
-            policy,
-            `grants audience ${audience}`,
-            'audiences',
-          )
-    }
-    if (grant.aws && this.roles && !this.roles(grant.aws.roleArn))
-      this.add(
-        'guardrail-aws-roles',
-        at('grant', 'aws', 'roleArn'),
-        policy,
-        `grants role ${grant.aws.roleArn}`,
-        'awsRoles',
-      )
-    this.checkGithub(policy, grant.github, at)
-    this.checkClaims(policy, at)
-    this.checkApproval(policy, grant, at)
-  }
-
-  checkGithub(
-    policy: PolicyConfig,
-    github: GithubGrantShape | undefined,
-    at: (...r: (string | number)[]) => (string | number)[],
-  ) {
-    const limits = this.g.github
-    if (!github || !limits) return
-    const owner = typeof github.owner === 'string' ? github.owner : ''
-    // GitHub owner names are case-insensitive.
-    if (limits.owners && !limits.owners.some((o) => o.toLowerCase() === owner.toLowerCase()))
-      this.add(
-        'guardrail-github-owners',
-        at('grant', 'github', 'owner'),
-        policy,
-        `grants repositories of owner ${owner}`,
-        'github.owners',
-      )
-    const ceiling = limits.maxPermissions
-    if (!ceiling) return
-    for (const [name, level] of permissionsOf(github)) {
-      const max = Object.hasOwn(ceiling, name) ? ceiling[name] : undefined
-      if (max === undefined || rank(level) < 0 || rank(level) > rank(max))
-        this.add(
-          'guardrail-github-permissions',
-          at('grant', 'github', 'permissions', name),
-          policy,
-          `grants GitHub permission ${name}:${level}`,
-          `github.maxPermissions (${max === undefined ? `${name} not allowed` : `${name}: ${max}`})`,
-        )
-    }
-  }
-
-  checkClaims(policy: PolicyConfig, at: (...r: (string | number)[]) => (string | number)[]) {
-    const required = this.g.requireClaims
-    if (!required) return
-    const provider = this.providers.get(policy.provider)
-    const preset = provider ? effectivePreset(provider) : undefined
-    const keys = [policy.provider, ...(preset && preset !== policy.provider ? [preset] : [])]
-    for (const key of keys) {
-      for (const claim of (Object.hasOwn(required, key) ? required[key] : undefined) ?? []) {
-        if (!pinsExactly(policy, provider, claim))
-          this.add(
-            'guardrail-require-claims',
-            at('match'),
-            policy,
-            `does not pin ${claim} exactly`,
-            `requireClaims.${key}`,
-          )
-      }
-    }
-  }
-
-  checkApproval(
-    policy: PolicyConfig,
-    grant: ReturnType<typeof grantOf>,
-    at: (...r: (string | number)[]) => (string | number)[],
-  ) {
-    if (!this.approvalScopes || grant.approval !== undefined) return
-    const scopes = [
-      ...(grant.token?.scopes ?? []),
-      ...permissionsOf(grant.github).map(([name, level]) => `${name}:${level}`),
-    ]
-    const scope = scopes.find((s) => this.approvalScopes?.(s))
-    if (scope !== undefined)
-      this.add(
-        'guardrail-require-approval',
-        at('grant'),
-        policy,
-        `grants scope ${scope} without approval`,
-        'requireApproval',
-      )
-  }
 }
+
+/** One finding of a rule: where in the policy, what it grants, and which guardrail it exceeds. */
+interface Excess {
+  readonly rule: string
+  readonly path: readonly (string | number)[]
+  readonly what: string
+  readonly guardrail: string
+}
+
+type GuardrailRule = (policy: PolicyConfig, b: Bounds) => Excess[]
+
+const maxTtlRule: GuardrailRule = ({ grant }, { g }) => {
+  const max = g.maxTtl
+  if (max === undefined) return []
+  const out: Excess[] = []
+  const guardrail = `maxTtl ${formatSeconds(max)}`
+  if (grant.token && grant.token.ttl > max)
+    out.push({
+      rule: 'guardrail-max-ttl',
+      path: ['grant', 'token', 'ttl'],
+      what: `grants a ttl of ${formatSeconds(grant.token.ttl)}`,
+      guardrail,
+    })
+  if (grant.aws && grant.aws.duration > max)
+    out.push({
+      rule: 'guardrail-max-ttl',
+      path: ['grant', 'aws', 'duration'],
+      what: `grants a duration of ${formatSeconds(grant.aws.duration)}`,
+      guardrail,
+    })
+  return out
+}
+
+const audiencesRule: GuardrailRule = ({ grant }, { audiences }) => {
+  if (!grant.token || !audiences) return []
+  const list = typeof grant.token.audience === 'string' ? [grant.token.audience] : grant.token.audience
+  return list
+    .filter((audience) => !audiences(audience))
+    .map((audience) => ({
+      rule: 'guardrail-audiences',
+      path: ['grant', 'token', 'audience'],
+      what: `grants audience ${audience}`,
+      guardrail: 'audiences',
+    }))
+}
+
+const awsRolesRule: GuardrailRule = ({ grant }, { roles }) => {
+  if (!grant.aws || !roles || roles(grant.aws.roleArn)) return []
+  return [
+    {
+      rule: 'guardrail-aws-roles',
+      path: ['grant', 'aws', 'roleArn'],
+      what: `grants role ${grant.aws.roleArn}`,
+      guardrail: 'awsRoles',
+    },
+  ]
+}
+
+const githubOwnersRule: GuardrailRule = (policy, { g }) => {
+  const github = grantOf(policy).github
+  const owners = g.github?.owners
+  if (!github || !owners) return []
+  const owner = typeof github.owner === 'string' ? github.owner : ''
+  // GitHub owner names are case-insensitive.
+  if (owners.some((o) => o.toLowerCase() === owner.toLowerCase())) return []
+  return [
+    {
+      rule: 'guardrail-github-owners',
+      path: ['grant', 'github', 'owner'],
+      what: `grants repositories of owner ${owner}`,
+      guardrail: 'github.owners',
+    },
+  ]
+}
+
+const githubPermissionsRule: GuardrailRule = (policy, { g }) => {
+  const ceiling = g.github?.maxPermissions
+  if (!ceiling) return []
+  const out: Excess[] = []
+  for (const [name, level] of permissionsOf(grantOf(policy).github)) {
+    // Deny by default: a permission the ceiling does not list may not be granted at all.
+    const max = Object.hasOwn(ceiling, name) ? ceiling[name] : undefined
+    if (max !== undefined && rank(level) >= 0 && rank(level) <= rank(max)) continue
+    out.push({
+      rule: 'guardrail-github-permissions',
+      path: ['grant', 'github', 'permissions', name],
+      what: `grants GitHub permission ${name}:${level}`,
+      guardrail: `github.maxPermissions (${max === undefined ? `${name} not allowed` : `${name}: ${max}`})`,
+    })
+  }
+  return out
+}
+
+const requireClaimsRule: GuardrailRule = (policy, { g, providers }) => {
+  const required = g.requireClaims
+  if (!required) return []
+  const provider = providers.get(policy.provider)
+  const preset = provider ? effectivePreset(provider) : undefined
+  const keys = [...new Set([policy.provider, ...(preset ? [preset] : [])])]
+  const out: Excess[] = []
+  for (const key of keys) {
+    const claims = Object.hasOwn(required, key) ? required[key] : undefined
+    for (const claim of claims ?? []) {
+      if (pinsExactly(policy, provider, claim)) continue
+      out.push({
+        rule: 'guardrail-require-claims',
+        path: ['match'],
+        what: `does not pin ${claim} exactly`,
+        guardrail: `requireClaims.${key}`,
+      })
+    }
+  }
+  return out
+}
+
+const requireApprovalRule: GuardrailRule = (policy, { approvalScopes }) => {
+  const grant = grantOf(policy)
+  if (!approvalScopes || grant.approval !== undefined) return []
+  const offered = [
+    ...(grant.token?.scopes ?? []),
+    ...permissionsOf(grant.github).map(([name, level]) => `${name}:${level}`),
+  ]
+  const scope = offered.find(approvalScopes)
+  if (scope === undefined) return []
+  return [
+    {
+      rule: 'guardrail-require-approval',
+      path: ['grant'],
+      what: `grants scope ${scope} without approval`,
+      guardrail: 'requireApproval',
+    },
+  ]
+}
+
+const RULES: readonly GuardrailRule[] = [
+  maxTtlRule,
+  audiencesRule,
+  awsRolesRule,
+  githubOwnersRule,
+  githubPermissionsRule,
+  requireClaimsRule,
+  requireApprovalRule,
+]
 
 /** Every policy beyond a guardrail (none when the config sets no guardrails). */
 export function guardrailViolations(
   config: Pick<Config, 'providers' | 'policies' | 'guardrails'>,
 ): GuardrailViolation[] {
-  if (!config.guardrails) return []
-  const checker = new Checker(config.guardrails, config)
-  config.policies.forEach((policy, i) => {
-    checker.check(policy, i)
-  })
-  return checker.out
+  const g = config.guardrails
+  if (!g) return []
+  const bounds: Bounds = {
+    g,
+    audiences: anyGlob(g.audiences),
+    roles: anyGlob(g.awsRoles),
+    approvalScopes: anyGlob(g.requireApproval?.scopes),
+    providers: new Map(config.providers.map((p) => [p.name, p])),
+  }
+  return config.policies.flatMap((policy, i) =>
+    RULES.flatMap((rule) =>
+      rule(policy, bounds).map((e) => ({
+        rule: e.rule,
+        path: ['policies', i, ...e.path],
+        message: `policy "${policy.name}" ${e.what}, beyond guardrail ${e.guardrail}`,
+      })),
+    ),
+  )
 }
 
 /** `requireClaims` keys that name neither a provider nor a preset: a typo would silently disable them. */

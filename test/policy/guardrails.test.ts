@@ -5,6 +5,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import { compileConfigPolicies, createBroker } from '../../lib/broker.js'
+import { lintStartupCheck } from '../../lib/cli/policy.js'
 import { loadConfigFile, loadConfigText } from '../../lib/config/load.js'
 import { type Config, ConfigSchema } from '../../lib/config/schema.js'
 import { ConfigError } from '../../lib/errors.js'
@@ -247,6 +248,9 @@ describe('guardrails in the config', () => {
 
   it('serve and the functions refuse to start with it', async () => {
     const loaded = loadConfigText(stringify(beyond()), 'beyond.yaml')
+    expect(lintStartupCheck(loaded).errors).toEqual([
+      expect.stringMatching(/^beyond\.yaml:\d+:\d+: guardrail-max-ttl: /),
+    ])
     expect(() => compileConfigPolicies(loaded)).toThrow(ConfigError)
     const signer = await createLocalSigner(await generatePrivateJwk('ES256'), 'ES256')
     await expect(
