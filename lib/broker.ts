@@ -7,7 +7,8 @@ import { type CheckedConfig, formatPath } from './config/check.js'
 import type { Config, ProviderConfig } from './config/schema.js'
 import { type AnyMinter, type Minter, mintersByKind } from './credentials/minter.js'
 import { createTokenMinter } from './credentials/token-minter.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, PolicyCompileError } from './errors.js'
+import { UsageRecorder } from './inventory/usage.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
@@ -15,7 +16,7 @@ import { guardrailsNeedRegexEngine } from './policy/guardrails.js'
 import { matcherNeedsRegexEngine } from './policy/matchers.js'
 import { createRateLimiter, type RateLimiter } from './policy/rate-limit.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
-import { type GrantKind, PolicyCompileError } from './policy/types.js'
+import type { GrantKind } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
 import { RevocationList } from './store/revocations.js'
 import type { StateTable } from './store/types.js'
@@ -40,6 +41,8 @@ export interface Broker {
   readonly revocations: RevocationList
   /** Per-identity rate limits; absent when no policy is limited. */
   readonly rateLimiter?: RateLimiter | undefined
+  /** Usage records for the inventory (aggregated in memory, flushed off the request path); absent when disabled. */
+  readonly usage?: UsageRecorder | undefined
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -53,6 +56,8 @@ export interface BrokerOptions {
   readonly baseDir?: string
   readonly onJwksFetch?: (issuer: string) => void
   readonly metrics?: Telemetry
+  /** Record usage for `/inventory` (default true; benchmarks compare with it off). */
+  readonly recordUsage?: boolean
 }
 
 /** Compiles policies, reporting every problem with its config location (path only without one). */
@@ -118,6 +123,11 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   const minters = await createMinters(config, keys, now)
   const revocations = new RevocationList(table, { now })
   const rateLimiter = createRateLimiter(config, table)
+  const usage =
+    opts.recordUsage === false
+      ? undefined
+      : new UsageRecorder(table, { now, onError: () => metrics.count('store_errors', { source: 'usage' }) })
+  usage?.start()
   return {
     config,
     issuer: config.issuer,
@@ -131,6 +141,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     minters,
     revocations,
     rateLimiter,
+    usage,
   }
 }
 

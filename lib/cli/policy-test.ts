@@ -3,13 +3,12 @@ import { existsSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatPath, type LoadedConfig } from '../config/load.js'
-import { ConfigError, PolicyTestFileError } from '../errors.js'
+import { ConfigError, PolicyCompileError, PolicyTestFileError } from '../errors.js'
 import { type CompiledPolicies, compilePolicies } from '../policy/compile.js'
 import { painter } from '../policy/explain-text.js'
 import { findTestFiles, type LocatedTest, readTestFile, TEST_FILE_SUFFIX } from '../policy/test-file.js'
 import { formatTestResults, TEST_FORMATS, type TestFormat } from '../policy/test-format.js'
 import { runPolicyTests } from '../policy/test-run.js'
-import { PolicyCompileError } from '../policy/types.js'
 
 /** What the test command needs from the policy CLI. */
 export interface PolicyTestDeps {

@@ -66,16 +66,3 @@ export type Decision =
       readonly message: string
       readonly trace: readonly PolicyTrace[]
     }
-
-/** A compile problem, located by its path in the config (e.g. policies[2].match.ref.glob). */
-export class PolicyCompileError extends Error {
-  constructor(
-    readonly path: readonly (string | number)[],
-    message: string,
-    /** The lint rule reporting it, when it is more specific than `invalid-policy` (guardrails). */
-    readonly rule?: string,
-  ) {
-    super(message)
-    this.name = 'PolicyCompileError'
-  }
-}
