@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatPath, type LoadedConfig } from '../config/load.js'
-import { ConfigError, PolicyCompileError, PolicyTestFileError } from '../errors.js'
+import { ConfigError, PolicyCompileError, PolicyTestFileError, UsageError } from '../errors.js'
 import { type CompiledPolicies, compilePolicies } from '../policy/compile.js'
 import { painter } from '../policy/explain-text.js'
 import { findTestFiles, type LocatedTest, readTestFile, TEST_FILE_SUFFIX } from '../policy/test-file.js'
@@ -18,8 +18,6 @@ export interface PolicyTestDeps {
   readonly load: (file: string | undefined) => Promise<LoadedConfig>
   /** The config file argument (positional or --config), validated by the caller. */
   readonly configFile: (positionals: string[], flag: string | undefined) => string | undefined
-  /** An error the caller reports with the usage text (exit 2). */
-  readonly usage: (message: string) => Error
 }
 
 /** Compiles with guardrails: a config the broker would refuse cannot pass its tests. */
@@ -70,7 +68,7 @@ function readTests(files: readonly string[]): LocatedTest[] {
   return tests
 }
 
-/** Runs the command; exit 0 all passed, 1 a test failed, 2 usage, config or test file error. */
+/** Runs the command; exit 0 all passed, 1 a test failed, 2 a config or test file error (UsageError: the caller's 2). */
 export async function runPolicyTest(argv: string[], deps: PolicyTestDeps): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -83,10 +81,11 @@ export async function runPolicyTest(argv: string[], deps: PolicyTestDeps): Promi
     strict: true,
   })
   const format = values.format as TestFormat
-  if (!TEST_FORMATS.includes(format)) throw deps.usage(`--format must be one of ${TEST_FORMATS.join(', ')}`)
+  if (!TEST_FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${TEST_FORMATS.join(', ')}`)
   const file = deps.configFile(positionals, values.config)
   if (file === undefined && values.tests === undefined)
-    throw deps.usage('--tests PATH is required with the built-in example config')
+    throw new UsageError('--tests PATH is required with the built-in example config')
   try {
     const loaded = await deps.load(file)
     const compiled = compile(loaded)

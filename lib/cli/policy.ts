@@ -155,8 +155,7 @@ export async function runPolicy(argv: string[], io: Partial<PolicyIo> = {}): Pro
   try {
     if (command === 'lint') return await runLint(rest, full)
     if (command === 'explain') return await runExplain(rest, full)
-    if (command === 'test')
-      return await runPolicyTest(rest, { ...full, load, configFile, usage: (m) => new UsageError(m) })
+    if (command === 'test') return await runPolicyTest(rest, { ...full, load, configFile })
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       full.stdout.write(USAGE)
       return command === undefined ? 2 : 0
