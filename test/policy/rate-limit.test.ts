@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MemoryTelemetry } from '../../lib/audit/emf-metrics.js'
 import { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
@@ -64,6 +65,25 @@ describe('rateLimit syntax', () => {
       expect(RateLimitSchema.safeParse(text).success).toBe(false)
     },
   )
+
+  it('parses every <count>/<unit> and refuses anything else without throwing (property)', () => {
+    const seconds = { s: 1, m: 60, h: 3600, d: 86_400 } as const
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 999_999_999 }),
+        fc.constantFrom('s', 'm', 'h', 'd'),
+        (count, unit) => {
+          expect(rate(`${count}/${unit}`)).toMatchObject({ count, windowSeconds: seconds[unit] })
+        },
+      ),
+    )
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        const result = RateLimitSchema.safeParse(text)
+        expect(result.success).toBe(/^[1-9]\d{0,8}\/[smhd]$/.test(text))
+      }),
+    )
+  })
 
   it('refuses a bad value in a config with its location, and an unknown key under rateLimit', () => {
     const config = (extra: string) => `issuer: ${BROKER}
