@@ -282,6 +282,20 @@ export class UsageError extends Error {
   }
 }
 
+/** 408: the client did not send the whole request (headers or body) in time. */
+export class RequestTimeout extends BrokerError {
+  constructor() {
+    super('invalid_request', 408, 'the request was not received in time')
+  }
+}
+
+/** 431: the request headers exceed the server's limit. */
+export class RequestHeadersTooLarge extends BrokerError {
+  constructor() {
+    super('invalid_request', 431, 'the request headers are too large')
+  }
+}
+
 /** Raised by `tessera policy test` for a test file that does not read or validate; names file and test. */
 export class PolicyTestFileError extends Error {
   constructor(
