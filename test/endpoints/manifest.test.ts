@@ -42,10 +42,13 @@ describe('endpoint manifest, as served', () => {
     '%s wants a Bearer Tessera token: 401 without one',
     async (_, e) => {
       const method = e.methods[0] ?? 'POST'
-      const res = await send(e.paths[0] ?? '/', method, {
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        ...(method === 'POST' ? { body: 'token=x' } : {}),
-      })
+      const res = await send(
+        e.paths[0] ?? '/',
+        method,
+        method === 'POST'
+          ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x' }
+          : {},
+      )
       expect(res.status).toBe(401)
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /)
       expect(((await res.json()) as { error?: string }).error).toBe('invalid_token')
