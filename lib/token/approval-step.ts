@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { POLL_INTERVAL_S } from '../approval/approvals.js'
 import { approvalsOf } from '../approval/broker-approvals.js'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
@@ -55,7 +56,7 @@ export async function holdForApproval(
   throw new AuthorizationPending('this grant needs approval; poll with the auth_req_id', {
     auth_req_id: authReqId,
     expires_in: approval.timeout,
-    interval: 5,
+    interval: POLL_INTERVAL_S,
   }).withDetail(`approval ${record.id} requested`)
 }
 
