@@ -13,7 +13,9 @@ const CLOUDS = ['aws', 'azure', 'gcp'] as const
 
 /**
  * `tessera exchange --url U (--token T|@file|- | --aws-iam | --instance aws|azure|gcp [--caller-identity])
- *  (--audience A | --resource R) [--scope S] [--format …]`.
+ *  (--audience A | --resource R) [--scope S] [--format …] [--actor-token T|@file|-] [--reason R] [--no-wait]`.
+ * A grant held for approval is waited on by polling (one stderr line with the expiry); with
+ * `--no-wait` an ApprovalNotAwaited carries the auth_req_id JSON (the CLI prints it and exits 3).
  * Returns what to print on stdout; never writes credentials to disk.
  */
 export async function runExchange(argv: string[]): Promise<string> {

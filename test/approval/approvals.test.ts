@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { pollApproval, releaseRedemption } from '../../lib/approval/poll.js'
 import {
@@ -129,6 +130,17 @@ describe.each(storeKinds())('approval requests on $name', (store) => {
         expect(await failure(pollApproval(s.a, bad, 'r'))).toBeInstanceOf(InvalidGrant)
       }
     })
+  })
+
+  it('answers any string that is not a live handle with invalid_grant, never anything else', async () => {
+    const s = approvalSetup(store)
+    await s.create()
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_-]{43}$/)), async (handle) => {
+        expect(await failure(pollApproval(s.a, handle, 'r'))).toBeInstanceOf(InvalidGrant)
+      }),
+      { numRuns: store.name === 'memory' ? 200 : 20 },
+    )
   })
 
   describe('decisions', () => {
