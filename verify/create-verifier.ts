@@ -138,8 +138,12 @@ function parseAuthorization(
   header: string | undefined,
   schemes: readonly Scheme[],
 ): { scheme: Scheme; token: string } | undefined {
-  if (header === undefined || header.trim() === '') return undefined
-  const m = header.length <= MAX_AUTHORIZATION_LENGTH ? CREDENTIALS.exec(header.trim()) : null
+  if (header === undefined || (typeof header === 'string' && header.trim() === '')) return undefined
+  // A JavaScript caller may pass what its framework gives (e.g. a list for a repeated header).
+  const m =
+    typeof header === 'string' && header.length <= MAX_AUTHORIZATION_LENGTH
+      ? CREDENTIALS.exec(header.trim())
+      : null
   const scheme = m?.[1]?.toLowerCase()
   const token = m?.[2]
   if (token === undefined || (scheme !== 'bearer' && scheme !== 'dpop'))
@@ -242,6 +246,7 @@ async function checkProof(
   const invalid = (description: string) => refuse('invalid_dpop_proof', 'DPoP', description)
   if (request.dpop === undefined || request.dpop === '')
     throw invalid('a DPoP proof is required with a DPoP token')
+  if (typeof request.dpop !== 'string') throw invalid('send exactly one DPoP header')
   const now = Date.now()
   let proof: Awaited<ReturnType<typeof verifyDpopProof>>
   try {

@@ -46,6 +46,8 @@ describe('DPoP at /token (RFC 9449) and at the API', () => {
     const body = (await res.json()) as { access_token: string; token_type: string }
     expect(body.token_type).toBe('DPoP')
     expect(decodeJwt(body.access_token).cnf).toEqual({ jkt: await thumbprint(client) })
+    const event = h.audit.events.filter((e) => e.event === 'token.exchange').at(-1)
+    expect(event).toMatchObject({ token_type: 'DPoP', cnf: { jkt: await thumbprint(client) } })
 
     const verifier = createTokenVerifier({
       issuer: h.url,

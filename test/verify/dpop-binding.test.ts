@@ -171,3 +171,25 @@ describe('verify: DPoP-bound tokens', () => {
     await refused(verifierFor().verify(await dpopRequest(forged)), 'invalid_token')
   })
 })
+
+describe('verify: what a JavaScript caller may pass', () => {
+  it('refuses a repeated Authorization or DPoP header passed as a list', async () => {
+    const req = await dpopRequest()
+    const asList = {
+      ...req,
+      authorization: [req.authorization, req.authorization],
+    } as unknown as VerifyRequest
+    await refusedAny(verifierFor().verify(asList), 'invalid_token')
+    const proofs = { ...req, dpop: [req.dpop, req.dpop] } as unknown as VerifyRequest
+    await refusedAny(verifierFor().verify(proofs), 'invalid_dpop_proof')
+  })
+})
+
+async function refusedAny(p: Promise<unknown>, code: string): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(TokenVerificationError)
+  expect((err as TokenVerificationError).code).toBe(code)
+}

@@ -452,8 +452,8 @@ function checkOptions(o) {
   return { issuer: o.issuer, audience, scopes, dpop, clockTolerance, fetch: o.fetch ?? globalThis.fetch };
 }
 function parseAuthorization(header, schemes) {
-  if (header === void 0 || header.trim() === "") return void 0;
-  const m = header.length <= MAX_AUTHORIZATION_LENGTH ? CREDENTIALS.exec(header.trim()) : null;
+  if (header === void 0 || typeof header === "string" && header.trim() === "") return void 0;
+  const m = typeof header === "string" && header.length <= MAX_AUTHORIZATION_LENGTH ? CREDENTIALS.exec(header.trim()) : null;
   const scheme = m?.[1]?.toLowerCase();
   const token = m?.[2];
   if (token === void 0 || scheme !== "bearer" && scheme !== "dpop")
@@ -534,6 +534,7 @@ async function checkProof(request, token, jkt, seen) {
   const invalid = (description) => refuse("invalid_dpop_proof", "DPoP", description);
   if (request.dpop === void 0 || request.dpop === "")
     throw invalid("a DPoP proof is required with a DPoP token");
+  if (typeof request.dpop !== "string") throw invalid("send exactly one DPoP header");
   const now = Date.now();
   let proof;
   try {
