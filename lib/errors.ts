@@ -150,6 +150,23 @@ export class ConfigError extends Error {
   }
 }
 
+/** Which dependency throttled Tessera (the `throttles` metric and the audit detail name it). */
+export type ThrottlingDependency = 'kms' | 'sts' | 'store' | 'github'
+
+/**
+ * 503: a dependency refused Tessera for exceeding its request quota (AWS ThrottlingException and
+ * kin) after the retries. Retry-After is short: quotas are per second, so a later second succeeds.
+ */
+export class DependencyThrottled extends TemporarilyUnavailable {
+  constructor(
+    readonly dependency: ThrottlingDependency,
+    message: string,
+    retryAfterSeconds = 1,
+  ) {
+    super(message, retryAfterSeconds)
+  }
+}
+
 /** 400 (RFC 9449 §5): a DPoP proof is present but invalid, or a grant requires one and none was sent. */
 export class InvalidDpopProof extends BrokerError {
   constructor(message: string) {

@@ -4,7 +4,7 @@ import {
   InvalidDpopProof,
   TemporarilyUnavailable,
   TokenVerificationError
-} from "./shared-W6F5K3TO.js";
+} from "./shared.js";
 
 // lib/dpop/proof.ts
 import { createHash } from "node:crypto";
