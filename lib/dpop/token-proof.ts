@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto'
 import { InvalidDpopProof } from '../errors.js'
 import type { HttpRequest } from '../http/types.js'
-import { consumeOnce } from '../store/replay.js'
+import { consumeOnce, replayExpiresAt } from '../store/replay.js'
 import type { StateTable } from '../store/types.js'
 import { DPOP_IAT_WINDOW, type VerifiedProof, verifyDpopProof } from './proof.js'
-
-/** Seconds a consumed proof is remembered beyond the end of its `iat` window (covers the request itself). */
-const REPLAY_MARGIN = 60
 
 /**
  * The DPoP proof of a /token request (RFC 9449 §5), checked without state: undefined when the
@@ -45,7 +42,9 @@ export async function bindTokenProof(
   }
   // Hashed: jti is client-chosen text, and the same jti under another key is another proof.
   const key = createHash('sha256').update(`${proof.jkt}.${proof.jti}`).digest('base64url')
-  if (!(await consumeOnce(table, `dpop#${key}`, proof.iat + DPOP_IAT_WINDOW + REPLAY_MARGIN)))
+  // A proof is accepted while floor(now / 1000) <= iat + window (docs/design.md, Replay window).
+  const acceptedBeforeMs = (proof.iat + DPOP_IAT_WINDOW + 1) * 1000
+  if (!(await consumeOnce(table, `dpop#${key}`, replayExpiresAt(acceptedBeforeMs))))
     throw new InvalidDpopProof('DPoP proof has already been used (jti)').withDetail('dpop-replay')
   return { extraClaims: { cnf: { jkt: proof.jkt } }, tokenType: 'DPoP' }
 }
