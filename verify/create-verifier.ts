@@ -1,7 +1,6 @@
-import { errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose'
 import { DPOP_IAT_WINDOW, verifyDpopProof } from '../lib/dpop/proof.js'
-import { BrokerError, InvalidDpopProof, TemporarilyUnavailable } from '../lib/errors.js'
-import { parseJsonStrict } from '../lib/json/strict-json.js'
+import { InvalidDpopProof } from '../lib/errors.js'
+import { type TokenClaims, verifyAccessToken } from './access-token.js'
 import { missingCredentials, refuse, type Scheme } from './challenge.js'
 import { isSecureUrl, issuerKeys } from './issuer-keys.js'
 import { SeenProofs } from './seen-proofs.js'
@@ -34,34 +33,15 @@ export interface VerifyRequest {
   readonly dpop?: string | undefined
 }
 
-/** The claims of a verified Tessera access token (RFC 9068). */
-export interface TokenClaims extends JWTPayload {
-  readonly iss: string
-  readonly sub: string
-  readonly aud: string | string[]
-  readonly exp: number
-  readonly iat: number
-  readonly jti: string
-  /** The Tessera policy that granted the token. */
-  readonly client_id: string
-  readonly scope?: string
-  /** The provider that vouched for the subject. */
-  readonly idp?: string
-  /** Present on DPoP-bound tokens: the RFC 7638 thumbprint of the client's key. */
-  readonly cnf?: { readonly jkt: string }
-}
-
 export interface TokenVerifier {
   /** Resolves to the token's claims, or rejects with TokenVerificationError (or 503 TemporarilyUnavailable). */
   verify(request: VerifyRequest): Promise<TokenClaims>
 }
 
-const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'RS256', 'PS256']
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024
 /** RFC 7235 credentials with a token68 (RFC 6750 §2.1 b64token). */
 const CREDENTIALS = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +([A-Za-z0-9._~+/-]+=*)$/
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
-const JKT = /^[A-Za-z0-9_-]{43}$/
 
 /** Creates a verifier for Tessera access tokens presented to an API (Bearer or DPoP). */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
@@ -77,7 +57,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const { scheme, token } = credentials
       if (!schemes.includes(scheme))
         throw refuse('invalid_token', 'DPoP', 'this API accepts only DPoP-bound tokens with a DPoP proof')
-      const claims = await verifyAccessToken(token, keys, o, scheme)
+      const claims = await verifyAccessToken(token, keys, o, (description) =>
+        refuse('invalid_token', scheme, description),
+      )
       const jkt = claims.cnf?.jkt
       if (scheme === 'Bearer' && jkt !== undefined)
         throw refuse(
@@ -153,88 +135,6 @@ function parseAuthorization(
       `the Authorization header must be ${schemes.join(' or ')} followed by a token`,
     )
   return { scheme: scheme === 'dpop' ? 'DPoP' : 'Bearer', token }
-}
-
-async function verifyAccessToken(
-  token: string,
-  keys: JWTVerifyGetKey,
-  o: CheckedOptions,
-  scheme: Scheme,
-): Promise<TokenClaims> {
-  const invalid = (description: string) => refuse('invalid_token', scheme, description)
-  let payload: JWTPayload
-  try {
-    ;({ payload } = await jwtVerify(token, keys, {
-      issuer: o.issuer,
-      audience: o.audience,
-      typ: 'at+jwt',
-      algorithms: ACCESS_TOKEN_ALGORITHMS,
-      clockTolerance: o.clockTolerance,
-      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'],
-    }))
-  } catch (err) {
-    throw classify(err, invalid)
-  }
-  // The signature covers the exact bytes; refuse two readings of them (a repeated member name).
-  const [header, body] = token.split('.')
-  for (const part of [header, body]) {
-    try {
-      parseJsonStrict(Buffer.from(part ?? '', 'base64url').toString('utf8'))
-    } catch {
-      throw invalid('the access token repeats a JSON member name')
-    }
-  }
-  return checkClaims(payload, invalid)
-}
-
-/** jose's verdicts become invalid_token; a key set that cannot be fetched is an outage (503). */
-function classify(err: unknown, invalid: (d: string) => BrokerError): BrokerError {
-  if (err instanceof BrokerError) return err
-  if (err instanceof errors.JWTExpired) return invalid('the access token is expired')
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    const what: Record<string, string> = {
-      iss: 'the access token was not issued by the expected issuer',
-      aud: 'the access token is not meant for this API',
-      nbf: 'the access token is not valid yet',
-      typ: 'the access token typ must be at+jwt',
-    }
-    return invalid(what[err.claim] ?? `the access token ${err.claim} claim is missing or invalid`)
-  }
-  if (err instanceof errors.JWSSignatureVerificationFailed)
-    return invalid('the access token signature does not verify')
-  if (err instanceof errors.JWKSNoMatchingKey) return invalid('the access token is signed by an unknown key')
-  if (err instanceof errors.JOSEAlgNotAllowed) return invalid('the access token alg is not accepted')
-  if (
-    err instanceof errors.JWSInvalid ||
-    err instanceof errors.JWTInvalid ||
-    err instanceof errors.JOSENotSupported ||
-    err instanceof errors.JWKSMultipleMatchingKeys
-  )
-    return invalid('the access token is malformed')
-  return new TemporarilyUnavailable('the token issuer keys are unavailable').withDetail(
-    err instanceof Error ? err.message : String(err),
-  )
-}
-
-/** jose checked presence; these are the types Tessera mints, so anything else is refused. */
-function checkClaims(p: JWTPayload, invalid: (d: string) => BrokerError): TokenClaims {
-  for (const name of ['exp', 'iat', 'nbf'] as const) {
-    const v = p[name]
-    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 0))
-      throw invalid(`the access token ${name} must be a non-negative integer`)
-  }
-  for (const name of ['sub', 'jti', 'client_id'] as const)
-    if (typeof p[name] !== 'string' || p[name] === '')
-      throw invalid(`the access token ${name} must be a string`)
-  if (p.scope !== undefined && typeof p.scope !== 'string')
-    throw invalid('the access token scope must be a string')
-  if (p.cnf !== undefined) {
-    const jkt =
-      typeof p.cnf === 'object' && p.cnf !== null ? (p.cnf as Record<string, unknown>).jkt : undefined
-    if (typeof jkt !== 'string' || !JKT.test(jkt))
-      throw invalid('the access token cnf must hold a jkt thumbprint')
-  }
-  return p as TokenClaims
 }
 
 async function checkProof(

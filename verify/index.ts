@@ -8,9 +8,9 @@ export {
   TokenVerificationError,
   type TokenVerificationErrorCode,
 } from '../lib/errors.js'
+export type { TokenClaims } from './access-token.js'
 export {
   createTokenVerifier,
-  type TokenClaims,
   type TokenVerifier,
   type TokenVerifierOptions,
   type VerifyRequest,

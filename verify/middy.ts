@@ -1,6 +1,7 @@
 import type middy from '@middy/core'
 import { BrokerError } from '../lib/errors.js'
-import type { TokenClaims, TokenVerifier } from './create-verifier.js'
+import type { TokenClaims } from './access-token.js'
+import type { TokenVerifier } from './create-verifier.js'
 
 /** The parts of an API Gateway event (HTTP API v2 or REST v1) the middleware reads. */
 export interface HttpEventLike {

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import fc from 'fast-check'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TemporarilyUnavailable, TokenVerificationError } from '../../lib/errors.js'
 import { createTokenVerifier, type TokenVerifierOptions } from '../../verify/index.js'
@@ -123,6 +124,25 @@ describe('createTokenVerifier: the Authorization header', () => {
     )
     expect(e.wwwAuthenticate).toMatch(
       /^Bearer error="invalid_token", error_description="the Authorization header must be Bearer or DPoP/,
+    )
+  })
+
+  it('answers any Authorization header with a TokenVerificationError, never another error', async () => {
+    const verifier = verifierFor()
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.string({ maxLength: 200 }).map((t) => `Bearer ${t}`),
+        ),
+        async (authorization) => {
+          const err = await verifier
+            .verify({ authorization, method: 'GET', url: URL_ })
+            .catch((e: unknown) => e)
+          expect(err).toBeInstanceOf(TokenVerificationError)
+        },
+      ),
+      { numRuns: 150 },
     )
   })
 

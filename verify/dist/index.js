@@ -177,8 +177,75 @@ function decodeJson(text, what) {
   return value;
 }
 
-// verify/create-verifier.ts
+// verify/access-token.ts
 import { errors, jwtVerify } from "jose";
+var ACCESS_TOKEN_ALGORITHMS = ["ES256", "RS256", "PS256"];
+var JKT = /^[A-Za-z0-9_-]{43}$/;
+async function verifyAccessToken(token, keys, o, invalid) {
+  let payload;
+  try {
+    ;
+    ({ payload } = await jwtVerify(token, keys, {
+      issuer: o.issuer,
+      audience: [...o.audience],
+      typ: "at+jwt",
+      algorithms: ACCESS_TOKEN_ALGORITHMS,
+      clockTolerance: o.clockTolerance,
+      requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"]
+    }));
+  } catch (err) {
+    throw classify(err, invalid);
+  }
+  const [header, body] = token.split(".");
+  for (const part of [header, body]) {
+    try {
+      parseJsonStrict(Buffer.from(part ?? "", "base64url").toString("utf8"));
+    } catch {
+      throw invalid("the access token repeats a JSON member name");
+    }
+  }
+  return checkClaims(payload, invalid);
+}
+function classify(err, invalid) {
+  if (err instanceof BrokerError) return err;
+  if (err instanceof errors.JWTExpired) return invalid("the access token is expired");
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const what = {
+      iss: "the access token was not issued by the expected issuer",
+      aud: "the access token is not meant for this API",
+      nbf: "the access token is not valid yet",
+      typ: "the access token typ must be at+jwt"
+    };
+    return invalid(what[err.claim] ?? `the access token ${err.claim} claim is missing or invalid`);
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return invalid("the access token signature does not verify");
+  if (err instanceof errors.JWKSNoMatchingKey) return invalid("the access token is signed by an unknown key");
+  if (err instanceof errors.JOSEAlgNotAllowed) return invalid("the access token alg is not accepted");
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid || err instanceof errors.JOSENotSupported || err instanceof errors.JWKSMultipleMatchingKeys)
+    return invalid("the access token is malformed");
+  return new TemporarilyUnavailable("the token issuer keys are unavailable").withDetail(
+    err instanceof Error ? err.message : String(err)
+  );
+}
+function checkClaims(p, invalid) {
+  for (const name of ["exp", "iat", "nbf"]) {
+    const v = p[name];
+    if (v !== void 0 && (!Number.isSafeInteger(v) || v < 0))
+      throw invalid(`the access token ${name} must be a non-negative integer`);
+  }
+  for (const name of ["sub", "jti", "client_id"])
+    if (typeof p[name] !== "string" || p[name] === "")
+      throw invalid(`the access token ${name} must be a string`);
+  if (p.scope !== void 0 && typeof p.scope !== "string")
+    throw invalid("the access token scope must be a string");
+  if (p.cnf !== void 0) {
+    const jkt = typeof p.cnf === "object" && p.cnf !== null ? p.cnf.jkt : void 0;
+    if (typeof jkt !== "string" || !JKT.test(jkt))
+      throw invalid("the access token cnf must hold a jkt thumbprint");
+  }
+  return p;
+}
 
 // verify/challenge.ts
 function challenge(scheme, params = {}) {
@@ -389,11 +456,9 @@ var SeenProofs = class {
 };
 
 // verify/create-verifier.ts
-var ACCESS_TOKEN_ALGORITHMS = ["ES256", "RS256", "PS256"];
 var MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 var CREDENTIALS = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +([A-Za-z0-9._~+/-]+=*)$/;
 var SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-var JKT = /^[A-Za-z0-9_-]{43}$/;
 function createTokenVerifier(options) {
   const o = checkOptions(options);
   const keys = issuerKeys(o.issuer, o.fetch);
@@ -406,7 +471,12 @@ function createTokenVerifier(options) {
       const { scheme, token } = credentials;
       if (!schemes.includes(scheme))
         throw refuse("invalid_token", "DPoP", "this API accepts only DPoP-bound tokens with a DPoP proof");
-      const claims = await verifyAccessToken(token, keys, o, scheme);
+      const claims = await verifyAccessToken(
+        token,
+        keys,
+        o,
+        (description) => refuse("invalid_token", scheme, description)
+      );
       const jkt = claims.cnf?.jkt;
       if (scheme === "Bearer" && jkt !== void 0)
         throw refuse(
@@ -463,72 +533,6 @@ function parseAuthorization(header, schemes) {
       `the Authorization header must be ${schemes.join(" or ")} followed by a token`
     );
   return { scheme: scheme === "dpop" ? "DPoP" : "Bearer", token };
-}
-async function verifyAccessToken(token, keys, o, scheme) {
-  const invalid = (description) => refuse("invalid_token", scheme, description);
-  let payload;
-  try {
-    ;
-    ({ payload } = await jwtVerify(token, keys, {
-      issuer: o.issuer,
-      audience: o.audience,
-      typ: "at+jwt",
-      algorithms: ACCESS_TOKEN_ALGORITHMS,
-      clockTolerance: o.clockTolerance,
-      requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"]
-    }));
-  } catch (err) {
-    throw classify(err, invalid);
-  }
-  const [header, body] = token.split(".");
-  for (const part of [header, body]) {
-    try {
-      parseJsonStrict(Buffer.from(part ?? "", "base64url").toString("utf8"));
-    } catch {
-      throw invalid("the access token repeats a JSON member name");
-    }
-  }
-  return checkClaims(payload, invalid);
-}
-function classify(err, invalid) {
-  if (err instanceof BrokerError) return err;
-  if (err instanceof errors.JWTExpired) return invalid("the access token is expired");
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    const what = {
-      iss: "the access token was not issued by the expected issuer",
-      aud: "the access token is not meant for this API",
-      nbf: "the access token is not valid yet",
-      typ: "the access token typ must be at+jwt"
-    };
-    return invalid(what[err.claim] ?? `the access token ${err.claim} claim is missing or invalid`);
-  }
-  if (err instanceof errors.JWSSignatureVerificationFailed)
-    return invalid("the access token signature does not verify");
-  if (err instanceof errors.JWKSNoMatchingKey) return invalid("the access token is signed by an unknown key");
-  if (err instanceof errors.JOSEAlgNotAllowed) return invalid("the access token alg is not accepted");
-  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid || err instanceof errors.JOSENotSupported || err instanceof errors.JWKSMultipleMatchingKeys)
-    return invalid("the access token is malformed");
-  return new TemporarilyUnavailable("the token issuer keys are unavailable").withDetail(
-    err instanceof Error ? err.message : String(err)
-  );
-}
-function checkClaims(p, invalid) {
-  for (const name of ["exp", "iat", "nbf"]) {
-    const v = p[name];
-    if (v !== void 0 && (!Number.isSafeInteger(v) || v < 0))
-      throw invalid(`the access token ${name} must be a non-negative integer`);
-  }
-  for (const name of ["sub", "jti", "client_id"])
-    if (typeof p[name] !== "string" || p[name] === "")
-      throw invalid(`the access token ${name} must be a string`);
-  if (p.scope !== void 0 && typeof p.scope !== "string")
-    throw invalid("the access token scope must be a string");
-  if (p.cnf !== void 0) {
-    const jkt = typeof p.cnf === "object" && p.cnf !== null ? p.cnf.jkt : void 0;
-    if (typeof jkt !== "string" || !JKT.test(jkt))
-      throw invalid("the access token cnf must hold a jkt thumbprint");
-  }
-  return p;
 }
 async function checkProof(request, token, jkt, seen) {
   const invalid = (description) => refuse("invalid_dpop_proof", "DPoP", description);
