@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose'
-import { TemporarilyUnavailable } from '../lib/errors.js'
-import { FetchFailure, fetchBounded, JSON_CONTENT_TYPE } from '../lib/http/bounded-fetch.js'
+import { FetchFailure, TemporarilyUnavailable } from '../lib/errors.js'
+import { fetchBounded, JSON_CONTENT_TYPE } from '../lib/http/bounded-fetch.js'
 import { parseJsonStrict } from '../lib/json/strict-json.js'
 
 const TIMEOUT_MS = 5000

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { authenticateAdmin } from '../../lib/admin/authenticate.js'
-import { introspect } from '../../lib/admin/introspect.js'
 import { mintAccessToken } from '../../lib/credentials/access-token.js'
+import { introspect } from '../../lib/endpoints/introspect.js'
 import { InvalidToken } from '../../lib/errors.js'
 import { adminFixture, ISSUER } from './admin-fixture.js'
 

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { bindTokenProof, checkTokenProof } from '../../lib/dpop/token-proof.js'
-import { InvalidDpopProof } from '../../lib/errors.js'
+import { InvalidDpopProof, StoreUnavailable } from '../../lib/errors.js'
 import type { HttpRequest } from '../../lib/http/types.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
 import type { StateTable } from '../../lib/store/types.js'
-import { StoreUnavailable } from '../../lib/store/types.js'
 import { makeProof, NOW, proofKey, TOKEN_URL, thumbprint } from './proof-fixture.js'
 
 const key = proofKey('ES256')

@@ -26,6 +26,20 @@ var TemporarilyUnavailable = class extends BrokerError {
     super("temporarily_unavailable", 503, message, true, { "Retry-After": String(retryAfterSeconds) });
   }
 };
+var StrictJsonError = class extends SyntaxError {
+  constructor(message) {
+    super(message);
+    this.name = "StrictJsonError";
+  }
+};
+var FetchFailure = class extends Error {
+  constructor(reason, message) {
+    super(message);
+    this.reason = reason;
+    this.name = "FetchFailure";
+  }
+  reason;
+};
 var InvalidDpopProof = class extends BrokerError {
   constructor(message) {
     super("invalid_dpop_proof", 400, message);
@@ -44,6 +58,8 @@ var TokenVerificationError = class extends BrokerError {
 export {
   BrokerError,
   TemporarilyUnavailable,
+  StrictJsonError,
+  FetchFailure,
   InvalidDpopProof,
   TokenVerificationError
 };
