@@ -168,7 +168,9 @@ describe('verifyDpopProof: claims', () => {
   })
 
   it.each([undefined, 'GET', 'post', ['POST']])('refuses htm %s for a POST', async (htm) => {
-    expect(await rejects(makeProof(es, { payload: { htm } }))).toMatch(/htm must be POST/)
+    expect(await rejects(makeProof(es, { payload: { htm } }))).toMatch(
+      /htm does not match the request method/,
+    )
   })
 
   it.each([

@@ -97,7 +97,8 @@ async function verifyDpopProof(proof, expect) {
   const jti = payload.jti;
   if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_JTI_LENGTH)
     throw new InvalidDpopProof(`DPoP proof jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
-  if (payload.htm !== expect.method) throw new InvalidDpopProof(`DPoP proof htm must be ${expect.method}`);
+  if (payload.htm !== expect.method)
+    throw new InvalidDpopProof("DPoP proof htm does not match the request method");
   if (typeof payload.htu !== "string" || !sameTarget(payload.htu, expect.url))
     throw new InvalidDpopProof("DPoP proof htu does not match the request URL");
   const iat = payload.iat;
