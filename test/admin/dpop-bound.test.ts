@@ -33,7 +33,7 @@ describe('DPoP-bound tokens at the admin endpoints', () => {
       'r1',
     ).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(InvalidToken)
-    expect((err as InvalidToken).message).toMatch(/DPoP-bound/)
+    expect((err as InvalidToken).detail).toBe('dpop-bound')
     expect(f.audit.events.at(-1)).toMatchObject({ event: 'admin.denied', error: 'invalid_token' })
   })
 
