@@ -12,6 +12,7 @@ import {
 } from '../errors.js'
 import { decodeUtf8Body, type HttpApiEvent, type HttpApiResult } from '../http/api-gateway.js'
 import { MAX_BODY_BYTES } from '../http/form.js'
+import { routeTable } from '../http/path-template.js'
 import { errorResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 
@@ -59,7 +60,7 @@ export async function startLocalServer(opts: {
   extra?: LocalExtra
   timeouts?: Partial<ServerTimeouts>
 }): Promise<RunningServer> {
-  const routes = new Map(opts.routes.map((r) => [r.path, r.handler]))
+  const routes = routeTable(opts.routes)
   const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts }
   // Pipelined requests on one connection are handled one at a time, each after a turn of the event
   // loop: Node parses a whole pipelined burst at once, and running all of it together would stall
@@ -136,7 +137,7 @@ export async function startLocalServer(opts: {
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  routes: ReadonlyMap<string, LambdaHandler>,
+  routes: (path: string) => LambdaHandler | undefined,
   extra: LocalExtra | undefined,
 ): Promise<void> {
   const requestId = randomUUID()
@@ -144,7 +145,7 @@ async function handle(
     const body = await readBody(req)
     const url = parseTarget(req.url)
     const event = toEvent(req, url, body, requestId)
-    const handler = routes.get(url.pathname)
+    const handler = routes(url.pathname)
     if (handler) {
       const result = await handler(event, context(requestId))
       return send(res, result.statusCode, result.headers, result.body)

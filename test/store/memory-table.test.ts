@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { StoreUnavailable } from '../../lib/errors.js'
 import { DEFAULT_KIND_SHARES, MemoryTable } from '../../lib/store/memory-table.js'
 import { consumeOnce } from '../../lib/store/replay.js'
 import { RevocationList } from '../../lib/store/revocations.js'
-import { StoreUnavailable } from '../../lib/store/types.js'
 
 describe('MemoryTable bounds', () => {
   it('counts items exactly across puts, overwrites, deletes and sweeps', async () => {
@@ -23,7 +23,10 @@ describe('MemoryTable bounds', () => {
     let now = 1000
     const t = new MemoryTable(() => now, 3)
     for (const sk of ['1', '2', '3']) await t.put({ pk: `p${sk}`, sk, expiresAt: 1100, attrs: {} })
-    await expect(t.put({ pk: 'p4', sk: '4', attrs: {} })).rejects.toThrow(/full/)
+    await expect(t.put({ pk: 'p4', sk: '4', attrs: {} })).rejects.toMatchObject({
+      status: 503,
+      detail: expect.stringMatching(/full/),
+    })
     // overwriting an existing item is not growth
     await expect(t.put({ pk: 'p1', sk: '1', expiresAt: 1100, attrs: { v: 2 } })).resolves.toBe(true)
     expect(t.size).toBe(3)
