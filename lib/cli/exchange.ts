@@ -13,7 +13,8 @@ const CLOUDS = ['aws', 'azure', 'gcp'] as const
 
 /**
  * `tessera exchange --url U (--token T|@file|- | --aws-iam | --instance aws|azure|gcp [--caller-identity])
- *  (--audience A | --resource R) [--scope S] [--format …] [--actor-token T|@file|-] [--reason R] [--no-wait]`.
+ *  (--audience A | --resource R) [--scope S] [--format …] [--dpop-key F]
+ *  [--actor-token T|@file|-] [--reason R] [--no-wait]`.
  * A grant held for approval is waited on by polling (one stderr line with the expiry); with
  * `--no-wait` an ApprovalNotAwaited carries the auth_req_id JSON (the CLI prints it and exits 3).
  * Returns what to print on stdout; never writes credentials to disk.
@@ -38,6 +39,7 @@ export async function runExchange(argv: string[]): Promise<string> {
       'actor-token': { type: 'string' },
       reason: { type: 'string' },
       'no-wait': { type: 'boolean', default: false },
+      'dpop-key': { type: 'string' },
     },
     strict: true,
   })
@@ -66,23 +68,33 @@ export async function runExchange(argv: string[]): Promise<string> {
     requestedTokenType: values['requested-token-type'] ?? (wantsAws ? TokenTypes.awsCredentials : undefined),
   }
   const endpoint = await discoverEndpoint(values.url, 'token_endpoint')
-  return formatResult(await exchangeOrWait(endpoint, params, values['no-wait']), format)
+  const dpop = values['dpop-key']
+  const proof = dpop === undefined ? undefined : () => tokenProof(dpop, endpoint)
+  return formatResult(await exchangeOrWait(endpoint, params, values['no-wait'], proof), format)
 }
 
 /** The exchange; a grant held for approval is waited on (polling), or with --no-wait handed back. */
-async function exchangeOrWait(endpoint: string, params: ExchangeParams, noWait: boolean) {
+async function exchangeOrWait(
+  endpoint: string,
+  params: ExchangeParams,
+  noWait: boolean,
+  dpopProof: (() => Promise<string>) | undefined,
+) {
   try {
-    return await requestExchange(endpoint, params)
+    return await requestExchange(endpoint, { ...params, dpopProof: await dpopProof?.() })
   } catch (err) {
     const pending = pendingOf(err)
     if (!pending) throw err
     if (noWait) throw new ApprovalNotAwaited(pending)
-    return awaitApproval(endpoint, pending, {
-      notify: (line) =>
-        process.stderr.write(`${line}
-`),
-    })
+    const notify = (line: string) => process.stderr.write(`${line}\n`)
+    return awaitApproval(endpoint, pending, { notify, dpopProof })
   }
+}
+
+/** A DPoP proof for the token endpoint with the key in `file` (a private JWK, created 0600 if absent). */
+async function tokenProof(file: string, tokenEndpoint: string): Promise<string> {
+  const { createDpopProof, loadOrCreateDpopKey } = await import('../client/dpop.js')
+  return createDpopProof(await loadOrCreateDpopKey(file), { method: 'POST', url: tokenEndpoint })
 }
 
 /** `--actor-token` (delegation, RFC 8693) and `--reason` (shown to approvers). */

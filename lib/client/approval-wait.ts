@@ -20,6 +20,8 @@ export interface WaitOptions {
   readonly sleep?: (ms: number) => Promise<void>
   /** One line for the human watching (stderr). */
   readonly notify: (line: string) => void
+  /** A fresh DPoP proof for each poll (a proof is single use); absent: no DPoP. */
+  readonly dpopProof?: (() => Promise<string>) | undefined
 }
 
 /** The pending answer inside a failed exchange, if that is what it was. */
@@ -51,7 +53,7 @@ export async function awaitApproval(
     if (now() > giveUpAt) throw new ExchangeFailed('expired_token', 'the approval request expired', 400)
     await sleep(interval * 1000)
     try {
-      return await postTokenForm(tokenEndpoint, form, opts.fetch)
+      return await postTokenForm(tokenEndpoint, form, opts.fetch, await opts.dpopProof?.())
     } catch (err) {
       if (!(err instanceof ExchangeFailed)) throw err
       const next = z.object({ interval: z.number().int().positive().max(3600) }).safeParse(err.body)

@@ -12,6 +12,8 @@ export interface ExchangeParams {
   readonly requestedTokenType?: string | undefined
   /** Extra form parameters some kinds need (e.g. `nonce`). */
   readonly extra?: Readonly<Record<string, string>> | undefined
+  /** A DPoP proof for POST to the token endpoint (RFC 9449): the token is then bound to its key. */
+  readonly dpopProof?: string | undefined
 }
 
 const TIMEOUT_MS = 10_000
@@ -36,18 +38,23 @@ export async function requestExchange(
   if (p.scope) form.set('scope', p.scope)
   if (p.requestedTokenType) form.set('requested_token_type', p.requestedTokenType)
   for (const [k, v] of Object.entries(p.extra ?? {})) form.set(k, v)
-  return postTokenForm(tokenEndpoint, form, fetchImpl)
+  return postTokenForm(tokenEndpoint, form, fetchImpl, p.dpopProof)
 }
 
-/** POSTs a form to the token endpoint; resolves with the JSON body or rejects with ExchangeFailed. */
+/** POSTs a form to the token endpoint (with a DPoP proof when given); the JSON body, or ExchangeFailed. */
 export async function postTokenForm(
   tokenEndpoint: string,
   form: URLSearchParams,
   fetchImpl = globalThis.fetch,
+  dpopProof?: string | undefined,
 ): Promise<Record<string, unknown>> {
   const res = await fetchImpl(tokenEndpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      ...(dpopProof === undefined ? {} : { dpop: dpopProof }),
+    },
     body: form.toString(),
     signal: AbortSignal.timeout(TIMEOUT_MS),
     redirect: 'error',

@@ -3,6 +3,9 @@ import { pollApproval, type Redeemed, releaseRedemption } from '../approval/poll
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import type { Minted } from '../credentials/minter.js'
+import type { VerifiedProof } from '../dpop/proof.js'
+import { bindTokenProof, checkTokenProof, type ProofBinding } from '../dpop/token-proof.js'
+import { endpointUrl } from '../endpoints/metadata.js'
 import {
   AuthorizationPending,
   InvalidGrant,
@@ -42,9 +45,10 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
   const record = startExchangeRecord(broker, req.requestId, req.sourceIp)
   const parsed = await record.step({}, () => parse(req))
-  if (parsed.ciba) return redeem(broker, record, parsed.ciba.authReqId, req.requestId)
+  if (parsed.ciba) return redeem(broker, record, parsed.ciba.authReqId, req)
   const { request, form } = parsed
   const presented = { subjectTokenType: request.subjectTokenType, subjectToken: request.subjectToken }
+  const proof = await record.step(presented, () => checkProof(broker, req))
   const subject = await record.step(presented, () => verify(broker, request, form, req))
   const verified = { ...presented, subject }
   const actor = await record.step(verified, () => verifyDelegation(broker, request, form, req))
@@ -53,13 +57,14 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const allowed = await record.step(decided, () => permit(decision))
   const permitted = { ...decided, policy: allowed.policy, grant: allowed.grant }
   await record.step(permitted, () => limit(broker, allowed, subject))
+  const binding = await record.step(permitted, () => bind(broker, allowed, proof))
   await record.step(permitted, () => consume(broker, subject, actor))
   const held = { policy: allowed.policy, subject, actor, request }
   await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
   await record.step(permitted, () => guard(broker, allowed, subject))
   const extraClaims = actor ? { act: actClaimOf(actor) } : undefined
   const minted = await record.step(permitted, () =>
-    mint(broker, allowed, subject, request, req.requestId, extraClaims),
+    mint(broker, allowed, subject, request, req.requestId, binding, extraClaims),
   )
   return record.allowed(permitted, minted)
 }
@@ -73,8 +78,11 @@ async function redeem(
   broker: Broker,
   record: ExchangeRecord,
   authReqId: string,
-  requestId: string,
+  req: HttpRequest,
 ): Promise<HttpResponse> {
+  const { requestId } = req
+  // The poll is the token request (RFC 9449): its own DPoP proof binds the token minted now.
+  const proof = await record.step({}, () => checkProof(broker, req))
   const approvals = approvalsOf(broker)
   let redeemed: Redeemed
   try {
@@ -92,10 +100,11 @@ async function redeem(
     const allowed = await record.step({ ...facts, trace: decision.trace }, () =>
       stillHeld(broker, decision, held.policy),
     )
+    const binding = await record.step(facts, () => bind(broker, allowed, proof))
     await record.step(facts, () => guard(broker, allowed, subject))
     const extraClaims = { approved_by: approval.approvals, ...(actor ? { act: actClaimOf(actor) } : {}) }
     const minted = await record.step(facts, () =>
-      mint(broker, allowed, subject, request, requestId, extraClaims),
+      mint(broker, allowed, subject, request, requestId, binding, extraClaims),
     )
     const granted = { ...minted.granted, approval_id: approval.id }
     return record.allowed({ ...facts, grant: allowed.grant }, { ...minted, granted })
@@ -126,6 +135,11 @@ function parse(
   const form = parseForm(req.headers['content-type'], req.body, REPEATABLE)
   if (isCibaRequest(form)) return { ciba: parseCibaRequest(form) }
   return { request: parseTokenRequest(form), form }
+}
+
+/** A DPoP proof, if sent, is checked before anything else is fetched: present but invalid is a 400 whatever the grant. */
+function checkProof(broker: Broker, req: HttpRequest): Promise<VerifiedProof | undefined> {
+  return checkTokenProof(req, endpointUrl(broker.issuer, '/token'), broker.now())
 }
 
 /** Verifies the subject token with the verifier registered for its token type. */
@@ -195,6 +209,19 @@ async function limit(broker: Broker, decision: Allow, subject: VerifiedSubject):
   await guardStore(broker, broker.rateLimiter.take(key, broker.now()))
 }
 
+/**
+ * DPoP: a token grant binds its token to the proof's key, spending the proof, or refuses a request
+ * without one when it requires DPoP. Runs before `consume`, so a replayed proof keeps the subject token.
+ */
+async function bind(
+  broker: Broker,
+  decision: Allow,
+  proof: VerifiedProof | undefined,
+): Promise<ProofBinding> {
+  if (decision.grant.kind !== 'token') return { tokenType: 'Bearer' }
+  return guardStore(broker, bindTokenProof(broker.table, proof, decision.grant.dpop === 'required'))
+}
+
 /** Replay protection: a single-use subject token (and a delegation's actor token) is consumed here, once. */
 async function consume(
   broker: Broker,
@@ -227,6 +254,7 @@ async function mint(
   subject: VerifiedSubject,
   request: TokenRequest,
   requestId: string,
+  binding: ProofBinding,
   extraClaims?: Readonly<Record<string, unknown>>,
 ): Promise<Minted> {
   const minter = broker.minters.get(decision.grant.kind)
@@ -237,7 +265,8 @@ async function mint(
       requestId,
       request,
       now: broker.now(),
-      extraClaims,
+      extraClaims: { ...binding.extraClaims, ...extraClaims },
+      tokenType: binding.tokenType,
     })
   } catch (err) {
     if (err instanceof TemporarilyUnavailable && minter.outageMetric)
