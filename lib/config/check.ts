@@ -1,5 +1,6 @@
 import type * as z from 'zod'
 import { awsGrantIssues } from '../credentials/aws-session.js'
+import { githubProblems } from './github.js'
 import type { Config } from './schema.js'
 
 /** A validated config and where it came from; what the broker needs, whatever the source format. */
@@ -63,5 +64,6 @@ export function crossCheck(config: Config): ConfigProblem[] {
     for (const issue of awsGrantIssues(p.grant.aws))
       problems.push([['policies', i, 'grant', 'aws', ...issue.path], issue.message])
   })
+  problems.push(...githubProblems(config))
   return problems
 }

@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { boundedDuration } from './duration.js'
+import { GithubConfigSchema, GithubGrantSchema } from './github.js'
 import { AwsEc2ProviderSchema } from './providers/aws-ec2.js'
 import { AwsIamProviderSchema } from './providers/aws-iam.js'
 import { AzureImdsProviderSchema } from './providers/azure-imds.js'
@@ -100,9 +101,13 @@ export const AwsGrantSchema = z.strictObject({
 export type AwsGrant = z.output<typeof AwsGrantSchema>
 
 export const GrantSchema = z
-  .strictObject({ token: TokenGrantSchema.optional(), aws: AwsGrantSchema.optional() })
-  .refine((g) => (g.token === undefined) !== (g.aws === undefined), {
-    message: 'a grant has exactly one of `token` or `aws`',
+  .strictObject({
+    token: TokenGrantSchema.optional(),
+    aws: AwsGrantSchema.optional(),
+    github: GithubGrantSchema.optional(),
+  })
+  .refine((g) => [g.token, g.aws, g.github].filter((k) => k !== undefined).length === 1, {
+    message: 'a grant has exactly one of `token`, `aws` or `github`',
   })
 export type Grant = z.output<typeof GrantSchema>
 
@@ -128,5 +133,7 @@ export const ConfigSchema = z.strictObject({
   nonce: z.strictObject({ rateLimit: z.number().int().min(1).max(100_000).default(120) }).prefault({}),
   providers: z.array(ProviderSchema).min(1),
   policies: z.array(PolicySchema).default([]),
+  /** GitHub Apps whose installation tokens `github` grants hand out. */
+  github: GithubConfigSchema.optional(),
 })
 export type Config = z.output<typeof ConfigSchema>

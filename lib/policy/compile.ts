@@ -1,5 +1,7 @@
+import type { GithubAppConfig } from '../config/github.js'
 import type { Config, PolicyConfig } from '../config/schema.js'
 import { type ClaimName, parseClaimName } from './claims.js'
+import { type CompiledGithub, compileGithub } from './github-target.js'
 import { compileMatcher, isMatcherProblem, type ValueTest } from './matchers.js'
 import { type GrantKind, type MatcherKind, PolicyCompileError, type ResolvedGrant } from './types.js'
 
@@ -27,12 +29,16 @@ export interface CompiledPolicy {
   readonly ttl: number
   /** The resolved aws grant (request-independent), built once. */
   readonly aws: ResolvedGrant | undefined
+  /** A github grant's selection data (owner and repository URLs, permissions). */
+  readonly github?: CompiledGithub | undefined
 }
 
 /** The policies of one provider, in config order and indexed by offered target. */
 export interface ProviderPolicies {
   readonly all: readonly CompiledPolicy[]
   readonly byTarget: ReadonlyMap<string, readonly CompiledPolicy[]>
+  /** github grants of `["*"]` by owner URL: they offer repository URLs the exact index cannot list. */
+  readonly byGithubOwner: ReadonlyMap<string, readonly CompiledPolicy[]>
 }
 
 /** Policies compiled once at load; evaluate() and explain() read them. */
@@ -67,14 +73,17 @@ function duplicateAudiences(audience: string | readonly string[], path: Path, er
   })
 }
 
+type GithubApps = ReadonlyMap<string, GithubAppConfig>
+
 function compileOne(
   policy: PolicyConfig,
   index: number,
   errors: PolicyCompileError[],
+  apps: GithubApps,
 ): CompiledPolicy | undefined {
   const checks = compileChecks(policy, index, errors)
   const base = { index, name: policy.name, provider: policy.provider, config: policy, checks }
-  const { token, aws } = policy.grant
+  const { token, aws, github } = policy.grant
   if (token) {
     duplicateAudiences(token.audience, ['policies', index, 'grant', 'token', 'audience'], errors)
     // Frozen: resolved grants hand these arrays out without copying.
@@ -103,6 +112,30 @@ function compileOne(
       aws: grant,
     }
   }
+  if (github) {
+    const app = apps.get(github.app)
+    if (!app) {
+      errors.push(
+        new PolicyCompileError(
+          ['policies', index, 'grant', 'github', 'app'],
+          `no GitHub App named ${github.app} is configured under github.apps`,
+        ),
+      )
+      return undefined
+    }
+    const compiled = compileGithub(github, app)
+    return {
+      ...base,
+      grantKind: 'github',
+      targets: compiled.targets,
+      targetSet: new Set(compiled.targets),
+      scopes: Object.freeze([]),
+      scopeSet: new Set(),
+      ttl: 0,
+      aws: undefined,
+      github: compiled,
+    }
+  }
   errors.push(
     new PolicyCompileError(['policies', index, 'grant'], 'a grant has exactly one of `token` or `aws`'),
   )
@@ -110,19 +143,27 @@ function compileOne(
 }
 
 function indexByProvider(policies: readonly CompiledPolicy[]): Map<string, ProviderPolicies> {
-  const byProvider = new Map<string, { all: CompiledPolicy[]; byTarget: Map<string, CompiledPolicy[]> }>()
+  type Group = {
+    all: CompiledPolicy[]
+    byTarget: Map<string, CompiledPolicy[]>
+    byGithubOwner: Map<string, CompiledPolicy[]>
+  }
+  const byProvider = new Map<string, Group>()
+  const add = (index: Map<string, CompiledPolicy[]>, key: string, policy: CompiledPolicy) => {
+    const bucket = index.get(key)
+    if (bucket) bucket.push(policy)
+    else index.set(key, [policy])
+  }
   for (const policy of policies) {
     let group = byProvider.get(policy.provider)
     if (!group) {
-      group = { all: [], byTarget: new Map() }
+      group = { all: [], byTarget: new Map(), byGithubOwner: new Map() }
       byProvider.set(policy.provider, group)
     }
     group.all.push(policy)
-    for (const target of policy.targetSet) {
-      const bucket = group.byTarget.get(target)
-      if (bucket) bucket.push(policy)
-      else group.byTarget.set(target, [policy])
-    }
+    for (const target of policy.targetSet) add(group.byTarget, target, policy)
+    if (policy.github && policy.github.repositories === undefined)
+      add(group.byGithubOwner, policy.github.ownerUrl, policy)
   }
   return byProvider
 }
@@ -131,8 +172,11 @@ function indexByProvider(policies: readonly CompiledPolicy[]): Map<string, Provi
  * Compiles the policies once at load. Collects every problem and throws
  * `AggregateError<PolicyCompileError>('invalid policies')` when there is any.
  */
-export function compilePolicies(config: Pick<Config, 'providers' | 'policies'>): CompiledPolicies {
+export function compilePolicies(
+  config: Pick<Config, 'providers' | 'policies'> & { readonly github?: Config['github'] },
+): CompiledPolicies {
   const errors: PolicyCompileError[] = []
+  const apps: GithubApps = new Map((config.github?.apps ?? []).map((a) => [a.name, a]))
   const providers = new Set(config.providers.map((p) => p.name))
   const firstByName = new Map<string, number>()
   const compiled: CompiledPolicy[] = []
@@ -152,7 +196,7 @@ export function compilePolicies(config: Pick<Config, 'providers' | 'policies'>):
         ),
       )
     }
-    const one = compileOne(policy, i, errors)
+    const one = compileOne(policy, i, errors, apps)
     if (one) compiled.push(one)
   })
   if (errors.length > 0) throw new AggregateError(errors, 'invalid policies')
