@@ -148,3 +148,10 @@ export class ConfigError extends Error {
     this.name = 'ConfigError'
   }
 }
+
+/** 503: GitHub refused a GitHub App's JWT (401: wrong key or App id, or a skewed clock); never retried. */
+export class GithubAppAuthFailed extends TemporarilyUnavailable {
+  constructor(readonly app: string) {
+    super('GitHub refused the credentials of the GitHub App; retry later')
+  }
+}
