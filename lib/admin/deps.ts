@@ -1,6 +1,7 @@
 import type { Telemetry } from '../audit/emf-metrics.js'
 import type { AuditSink } from '../audit/types.js'
 import type { Broker } from '../broker.js'
+import { createGithubTokenRevoker, type GithubTokenRevoker } from '../github/revoke-token.js'
 import type { KeyRing } from '../keys/signer.js'
 import type { RevocationList } from '../store/revocations.js'
 
@@ -21,6 +22,8 @@ export interface AdminDeps {
   readonly known?:
     | { readonly providers: ReadonlySet<string>; readonly policies: ReadonlySet<string> }
     | undefined
+  /** Revokes GitHub installation tokens at GitHub; absent: such tokens are refused with a 400. */
+  readonly github?: GithubTokenRevoker | undefined
 }
 
 const perBroker = new WeakMap<Broker, AdminDeps>()
@@ -40,6 +43,7 @@ export function adminDeps(broker: Broker): AdminDeps {
         providers: new Set(broker.config.providers.map((p) => p.name)),
         policies: new Set(broker.config.policies.map((p) => p.name)),
       },
+      github: createGithubTokenRevoker(broker.config.github, { fetch: globalThis.fetch, now: broker.now }),
     }
     perBroker.set(broker, deps)
   }
