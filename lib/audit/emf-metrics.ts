@@ -7,6 +7,7 @@ export type CountMetric =
   | 'store_errors'
   | 'kms_errors'
   | 'sts_errors'
+  | 'github_errors'
   | 'revocations'
 /** The timings Tessera publishes, in milliseconds. */
 export type TimingMetric = 'latency'

@@ -10,6 +10,9 @@ const SECRET_FIELD =
 /** A JWS (3 segments) or JWE (5 segments) in compact form, anywhere inside a string. */
 const COMPACT_JOSE = /eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){2,4}/g
 
+/** A GitHub token (installation `ghs_`, personal `ghp_`/`github_pat_`, OAuth, user, refresh) inside a string. */
+const GITHUB_TOKEN = /\b(?:gh[opusr]_[A-Za-z0-9_.-]{16,}|github_pat_[A-Za-z0-9_]{20,})/g
+
 const MAX_STRING = 1024
 const MAX_ITEMS = 100
 const MAX_DEPTH = 6
@@ -18,6 +21,8 @@ const MAX_DEPTH = 6
 export const REDACTED = '[redacted]'
 /** Replacement for a JWT-shaped substring. */
 export const REDACTED_JWT = '[redacted-jwt]'
+/** Replacement for a GitHub-token-shaped substring. */
+export const REDACTED_GITHUB_TOKEN = '[redacted-github-token]'
 
 /**
  * Makes an audit event safe to write: credential-named fields redacted, JWT-shaped substrings
@@ -57,6 +62,6 @@ function scrubValue(value: unknown, depth: number): unknown {
 }
 
 function scrubString(text: string): string {
-  const clean = text.replace(COMPACT_JOSE, REDACTED_JWT)
+  const clean = text.replace(COMPACT_JOSE, REDACTED_JWT).replace(GITHUB_TOKEN, REDACTED_GITHUB_TOKEN)
   return clean.length > MAX_STRING ? `${clean.slice(0, MAX_STRING)}…[truncated]` : clean
 }

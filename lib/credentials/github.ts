@@ -19,16 +19,9 @@ import { isAtOrBelow, isKnownPermission, permissionScope } from '../github/permi
 import { githubTokenHash } from '../github/token-hash.js'
 import type { Signer } from '../keys/signer.js'
 import type { ResolvedGrant } from '../policy/types.js'
+import type { MintContext, Minter } from './minter.js'
 
 type GithubGrant = Extract<ResolvedGrant, { kind: 'github' }>
-
-/** The part of the minter context a GitHub mint reads. */
-export interface GithubMintContext {
-  readonly policy: string
-  readonly requestId: string
-  /** Epoch ms. */
-  readonly now: number
-}
 
 export interface GithubMinterOptions {
   readonly fetch?: typeof globalThis.fetch
@@ -60,7 +53,7 @@ const unavailable = (detail: string) =>
   new TemporarilyUnavailable('GitHub is unavailable; retry later').withDetail(detail)
 
 /** Creates the minter for `github` grants over the configured Apps (keys are loaded on first use). */
-export function createGithubMinter(github: GithubConfig, opts: GithubMinterOptions = {}) {
+export function createGithubMinter(github: GithubConfig, opts: GithubMinterOptions = {}): Minter<'github'> {
   const fetch = opts.fetch ?? globalThis.fetch
   const now = opts.now ?? Date.now
   const load = opts.loadSigner ?? ((app: GithubAppConfig) => loadAppSigner(app, opts.keys))
@@ -99,7 +92,11 @@ export function createGithubMinter(github: GithubConfig, opts: GithubMinterOptio
     )
   }
 
-  const mintToken = async (app: AppRuntime, grant: GithubGrant, ctx: GithubMintContext) => {
+  const mintToken = async (
+    app: AppRuntime,
+    grant: GithubGrant,
+    ctx: Pick<MintContext, 'policy' | 'requestId'>,
+  ) => {
     // One budget for the lookup and the token call: the caller gets its answer within it.
     const deadline = githubDeadline(opts.deadlineMs)
     const id = await app.installations.lookup(grant.owner, (path) => appCall(app, 'GET', path, deadline))
@@ -124,9 +121,10 @@ export function createGithubMinter(github: GithubConfig, opts: GithubMinterOptio
   }
 
   return {
-    kind: 'github' as const,
+    kind: 'github',
+    outageMetric: 'github_errors',
     /** Mints an installation token for the grant; refusals are 400 invalid_target, GitHub trouble 503. */
-    async mint(grant: GithubGrant, subject: VerifiedSubject, ctx: GithubMintContext) {
+    async mint(grant: GithubGrant, subject: VerifiedSubject, ctx: MintContext) {
       const app = apps.get(grant.app)
       // Config load refuses a grant naming an unknown App; reaching this means it was bypassed.
       if (!app) throw new InvalidTarget(`no GitHub App named ${grant.app} is configured`)

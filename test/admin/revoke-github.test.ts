@@ -5,7 +5,15 @@ import { createGithubMinter } from '../../lib/credentials/github.js'
 import { BrokerError, InvalidRequest } from '../../lib/errors.js'
 import { createGithubTokenRevoker } from '../../lib/github/revoke-token.js'
 import type { GithubFake } from '../fakes/github.js'
-import { countingSigner, githubConfig, grant, hashed, SUBJECT, startFake } from '../github/github-fixture.js'
+import {
+  countingSigner,
+  githubConfig,
+  grant,
+  hashed,
+  mintContext,
+  SUBJECT,
+  startFake,
+} from '../github/github-fixture.js'
 import { adminFixture } from './admin-fixture.js'
 
 type Fixture = Awaited<ReturnType<typeof adminFixture>>
@@ -24,9 +32,7 @@ async function setup(apps = githubConfig('')) {
   const deps = { ...f.deps, github }
   const { signer } = await countingSigner()
   const minter = createGithubMinter(config, { loadSigner: async () => signer })
-  const mint = async () =>
-    (await minter.mint(grant(), SUBJECT, { policy: 'p', requestId: 'r', now: Date.now() })).body
-      .access_token as string
+  const mint = async () => (await minter.mint(grant(), SUBJECT, mintContext())).body.access_token as string
   const call = async (f2: Fixture, form: Record<string, string>, d: AdminDeps = deps) => {
     const bearer = await f2.adminToken(['tessera:revoke'])
     const res = await revoke(d, f2.request('/revoke', form, `Bearer ${bearer}`))

@@ -9,13 +9,14 @@ import {
   githubConfig,
   grant,
   hashed,
+  mintContext,
   SUBJECT,
   startFake,
 } from '../github/github-fixture.js'
 
 const time = clock()
 let fake: GithubFake
-const ctx = () => ({ policy: 'build', requestId: 'req-1', now: time.now() })
+const ctx = () => mintContext({ now: time.now() })
 
 beforeAll(async () => {
   fake = await startFake(time.now)

@@ -11,7 +11,7 @@ import { BrokerError } from '../../lib/errors.js'
 import { loadAppSigner } from '../../lib/github/app-key.js'
 import { startGithubFake } from '../fakes/github.js'
 import { type KmsFake, startKmsFake } from '../fakes/kms.js'
-import { APP_ID, appKey, grant, INSTALLATIONS, SUBJECT } from './github-fixture.js'
+import { APP_ID, appKey, grant, INSTALLATIONS, mintContext, SUBJECT } from './github-fixture.js'
 
 let kms: KmsFake
 let dir: string
@@ -71,7 +71,7 @@ describe('GitHub App key: KMS (RSA_2048, RSASSA_PKCS1_V1_5_SHA_256) through the 
       )
       kms.reset()
       for (let i = 0; i < 5; i++) {
-        const out = await minter.mint(grant(), SUBJECT, { policy: 'p', requestId: `r${i}`, now: Date.now() })
+        const out = await minter.mint(grant(), SUBJECT, mintContext({ requestId: `r${i}` }))
         expect(out.body.access_token).toMatch(/^ghs_/)
       }
       expect(kms.calls('Sign')).toBe(1)

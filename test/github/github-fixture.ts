@@ -3,6 +3,7 @@ import type { JWK } from 'jose'
 import type { VerifiedSubject } from '../../lib/assertion/types.js'
 import type { AuditEvent } from '../../lib/audit/types.js'
 import type { GithubConfig } from '../../lib/config/github.js'
+import type { MintContext } from '../../lib/credentials/minter.js'
 import { createLocalSigner } from '../../lib/keys/local-signer.js'
 import type { Signer } from '../../lib/keys/signer.js'
 import type { ResolvedGrant } from '../../lib/policy/types.js'
@@ -97,3 +98,20 @@ export function auditSink() {
 
 /** GitHub's `hashed_token` form: base64 (padded) SHA-256. */
 export const hashed = (token: string) => createHash('sha256').update(token).digest('base64')
+
+/** A minter context for a github exchange (the request named the owner URL). */
+export function mintContext(extra: Partial<MintContext> = {}): MintContext {
+  return {
+    policy: 'build',
+    requestId: 'req-1',
+    now: Date.now(),
+    request: {
+      subjectToken: 'x',
+      subjectTokenType: 'urn:ietf:params:oauth:token-type:jwt',
+      audiences: [],
+      resources: ['https://github.com/acme'],
+      tokenType: 'urn:ietf:params:oauth:token-type:access_token',
+    },
+    ...extra,
+  }
+}
