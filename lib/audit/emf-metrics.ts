@@ -9,6 +9,8 @@ export type CountMetric =
   | 'sts_errors'
   | 'github_errors'
   | 'revocations'
+  /** An AWS dependency throttled a call (503 + Retry-After); also counted in its `*_errors`. */
+  | 'throttles'
 /** The timings Tessera publishes, in milliseconds. */
 export type TimingMetric = 'latency'
 /**

@@ -1,9 +1,15 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 import * as z from 'zod'
 import type { VerifiedSubject } from '../assertion/types.js'
-import { awsClientConfig, withDeadline } from '../aws/retry.js'
+import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
 import type { AwsGrant } from '../config/schema.js'
-import { BrokerError, InvalidRequest, InvalidTarget, TemporarilyUnavailable } from '../errors.js'
+import {
+  BrokerError,
+  DependencyThrottled,
+  InvalidRequest,
+  InvalidTarget,
+  TemporarilyUnavailable,
+} from '../errors.js'
 import { packSessionPolicy, renderSessionTags, renderSourceIdentity, roleSessionName } from './aws-session.js'
 import type { MintContext, Minter } from './minter.js'
 
@@ -163,6 +169,10 @@ export function mapStsError(err: unknown, policy: string): BrokerError {
         `STS refused the AssumeRole parameters of policy "${policy}" (e.g. a duration above the role's maximum session duration)`,
       ).withDetail(detail)
     default:
+      if (isThrottlingAwsError(err))
+        return new DependencyThrottled('sts', 'AWS STS is over its request quota; retry later').withDetail(
+          detail,
+        )
       return new TemporarilyUnavailable('AWS STS is unavailable; retry later').withDetail(detail)
   }
 }

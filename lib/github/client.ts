@@ -5,7 +5,7 @@
  * TemporarilyUnavailable here, at their source, with GitHub's Retry-After when it gave one.
  */
 import { AWS_ATTEMPT_TIMEOUT_MS, AWS_DEADLINE_MS, AWS_MAX_ATTEMPTS } from '../aws/retry.js'
-import { TemporarilyUnavailable } from '../errors.js'
+import { DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
 import { FetchFailure, fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'
 
 export const GITHUB_API_VERSION = '2022-11-28'
@@ -97,10 +97,15 @@ export async function callGithub(
       const { status } = answer
       if (status === 403 || status === 429) {
         const wait = retryAfterSeconds(answer.headers, deps.now())
-        throw unavailable(
-          `${what}: GitHub answered HTTP ${status} (rate limited or forbidden)`,
+        const limited =
+          status === 429 || wait !== undefined || answer.headers.get('x-ratelimit-remaining') === '0'
+        if (!limited) throw unavailable(`${what}: GitHub answered HTTP 403 (forbidden)`)
+        // Retrying within this request cannot help: GitHub said when to come back.
+        throw new DependencyThrottled(
+          'github',
+          'GitHub is over its request quota; retry later',
           wait ?? DEFAULT_RATE_LIMIT_WAIT_S,
-        )
+        ).withDetail(`${what}: GitHub answered HTTP ${status} (rate limited)`)
       }
       if (status >= 500) {
         last = `${what}: GitHub answered HTTP ${status}`

@@ -1,8 +1,10 @@
 import type { VerifiedSubject } from '../assertion/types.js'
+import { isThrottlingAwsError } from '../aws/retry.js'
 import type { Broker } from '../broker.js'
 import type { Minted } from '../credentials/minter.js'
 import {
   BrokerError,
+  DependencyThrottled,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
@@ -147,8 +149,16 @@ async function guardStore<T>(broker: Broker, p: Promise<T>): Promise<T> {
     if (err instanceof BrokerError && !(err instanceof TemporarilyUnavailable)) throw err
     broker.metrics.count('store_errors')
     if (err instanceof BrokerError) throw err
-    throw new TemporarilyUnavailable('state store unavailable').withDetail(
-      String((err as Error)?.message ?? err),
-    )
+    throw storeOutage(err)
   }
+}
+
+/** A store failure as the caller sees it: 503; a table over its request quota is a throttle. */
+function storeOutage(err: unknown): TemporarilyUnavailable {
+  const detail = String((err as Error)?.message ?? err)
+  return isThrottlingAwsError((err as Error)?.cause)
+    ? new DependencyThrottled('store', 'state store is over its request quota; retry later').withDetail(
+        detail,
+      )
+    : new TemporarilyUnavailable('state store unavailable').withDetail(detail)
 }

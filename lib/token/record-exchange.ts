@@ -2,7 +2,7 @@ import { tokenHash } from '../assertion/token-hash.js'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import type { Minted } from '../credentials/minter.js'
-import { TemporarilyUnavailable } from '../errors.js'
+import { DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpResponse } from '../http/types.js'
 import type { PolicyTrace } from '../policy/types.js'
@@ -57,6 +57,8 @@ export function startExchangeRecord(broker: Broker, requestId: string): Exchange
             ? tokenHash(facts.subjectToken)
             : undefined
         broker.audit.emit(exchangeEvent({ ...outcome(facts, now), rawTokenHash, error }))
+        // Whichever step met it: KMS, STS, the store or GitHub at its request quota.
+        if (error instanceof DependencyThrottled) broker.metrics.count('throttles')
         finish(error instanceof TemporarilyUnavailable ? 'error' : 'denied', now)
         throw error
       }

@@ -13,7 +13,12 @@ import {
 } from '../../lib/credentials/aws.js'
 import { roleSessionName } from '../../lib/credentials/aws-session.js'
 import type { MintContext, Minted } from '../../lib/credentials/minter.js'
-import { InvalidRequest, InvalidTarget, TemporarilyUnavailable } from '../../lib/errors.js'
+import {
+  DependencyThrottled,
+  InvalidRequest,
+  InvalidTarget,
+  TemporarilyUnavailable,
+} from '../../lib/errors.js'
 import { type FakeSts, startFakeSts, TESSERA_ROLE } from '../fakes/sts.js'
 
 const ROLE = 'arn:aws:iam::123456789012:role/deploy'
@@ -221,11 +226,14 @@ describe('createAwsMinter: STS errors', () => {
     expect(fake.count('AssumeRole')).toBe(2)
   })
 
-  it('gives up on persistent throttling after 3 attempts with 503', async () => {
+  it('gives up on persistent throttling after 3 attempts with 503, Retry-After and a throttle', async () => {
     fake.fail('Throttling')
-    await expect(createAwsMinter({ client }).mint(grant(), subject, CTX)).rejects.toThrow(
-      TemporarilyUnavailable,
-    )
+    const err = await createAwsMinter({ client })
+      .mint(grant(), subject, CTX)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(DependencyThrottled)
+    expect(err).toMatchObject({ status: 503, dependency: 'sts', headers: { 'Retry-After': '1' } })
+    expect((err as Error).message).not.toMatch(/Rate exceeded/)
     expect(fake.count('AssumeRole')).toBe(3)
   })
 
@@ -235,6 +243,7 @@ describe('createAwsMinter: STS errors', () => {
       .mint(grant(), subject, CTX)
       .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TemporarilyUnavailable)
+    expect(err).not.toBeInstanceOf(DependencyThrottled)
     expect((err as TemporarilyUnavailable).status).toBe(503)
     expect(fake.count('AssumeRole')).toBe(3)
   })

@@ -187,11 +187,12 @@ describe('POST /token with a github grant', () => {
   })
 
   it('GitHub rate limits: 503 with Retry-After', async () => {
-    const { broker } = await setup()
+    const { broker, metrics } = await setup()
     github.fail('429', { route: 'access-tokens', retryAfter: 9 })
     const err = await refused(broker, request(await subjectToken(), { resource: OWNER() }))
     expect(err.status).toBe(503)
     expect(err.headers['Retry-After']).toBe('9')
+    expect(metrics.records.some((r) => r.name === 'throttles')).toBe(true)
   })
 
   it('GitHub says the installation lacks a repository (422): invalid_target, nothing minted', async () => {
