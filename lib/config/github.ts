@@ -54,11 +54,13 @@ export const GithubConfigSchema = z.strictObject({
 })
 export type GithubConfig = z.output<typeof GithubConfigSchema>
 
+// zod's record silently drops a `__proto__` key: refuse it before, so nothing configured disappears.
 const PermissionsSchema = z
-  .record(z.string(), z.string())
+  .custom<unknown>((raw) => !(typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')), {
+    message: '__proto__ cannot be a permission name',
+  })
+  .pipe(z.record(z.string(), z.string()))
   .superRefine((permissions, ctx) => {
-    if (Object.hasOwn(permissions, '__proto__'))
-      ctx.addIssue({ code: 'custom', message: '"__proto__" cannot be a permission name' })
     for (const [name, level] of Object.entries(permissions)) {
       if (isKnownPermission(name, level)) continue
       const levels = permissionLevels(name)
