@@ -11,6 +11,9 @@ const { existsSync, readFileSync } = require('node:fs')
 const { join } = require('node:path')
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/
+// A KMS key ARN (single- or multi-Region key): IAM grants kms:Sign on key ARNs, never on aliases.
+const KMS_KEY_ARN =
+  /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/
 
 // Logical IDs of the AWS::KMS::Key resources in infra/kms.yml. Renaming one there (to replace a
 // retired slot's key material, docs/deploy.md "Rotating keys") means renaming it here too.
@@ -22,7 +25,7 @@ const READ_KEYS = ['kms:GetPublicKey', 'kms:DescribeKey']
 
 /**
  * What each function calls (serverless.yml `functions:` has the same names):
- * - token: Sign; replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure
+ * - token: Sign (also with the GitHub App keys of `githubAppKeyArns`); replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure
  *   nonce PutItem; sts:AssumeRole for `aws` grants. (An aws-iam caller's GetCallerIdentity is
  *   sent with the caller's own signature: no permission of Tessera's.)
  * - introspect: revocation list Query.
@@ -35,6 +38,7 @@ const FUNCTIONS = {
     kms: ['kms:Sign', ...READ_KEYS],
     dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],
     sts: true,
+    githubAppKeys: true,
   },
   jwks: { kms: READ_KEYS },
   metadata: { kms: READ_KEYS },
@@ -72,6 +76,47 @@ async function assumableRoleArns(resolveVariable) {
 }
 
 /**
+ * Optional param `githubAppKeyArns`: the KMS key ARNs holding GitHub App private keys (comma list,
+ * or `none`; absent means none). Only the token function may use them (DescribeKey, GetPublicKey,
+ * Sign): it alone signs app JWTs.
+ */
+async function githubAppKeyArns(resolveVariable) {
+  const raw = await resolveVariable('param:githubAppKeyArns, null')
+  if (raw === null || raw === undefined || ['', 'none'].includes(String(raw).trim())) return []
+  const arns = String(raw)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const bad = arns.filter((a) => !KMS_KEY_ARN.test(a))
+  if (bad.length > 0) {
+    throw new Error(
+      `githubAppKeyArns: not a KMS key ARN (aliases and wildcards are not allowed): ${bad.join(', ')}`,
+    )
+  }
+  return [...new Set(arns)]
+}
+
+/** The KMS key ARNs the bundled config's GitHub Apps name (aliases and bare ids cannot be checked). */
+function configuredGithubKeyArns(root) {
+  const file = join(root, 'dist', 'token', 'tessera.json')
+  if (!existsSync(file)) return undefined
+  const config = JSON.parse(readFileSync(file, 'utf8'))
+  const keys = (config.github?.apps ?? []).flatMap((a) => (a.privateKey?.kms ? [a.privateKey.kms] : []))
+  return [...new Set(keys.filter((k) => KMS_KEY_ARN.test(k)))]
+}
+
+/** A GitHub App key the token role may not use would fail every github exchange: refuse to package it. */
+function checkGithubKeys(configured, allowed) {
+  const missing = (configured ?? []).filter((arn) => !allowed.includes(arn))
+  if (missing.length > 0) {
+    throw new Error(
+      `githubAppKeyArns lacks key(s) the bundled config's GitHub Apps use: ${missing.join(', ')} ` +
+        '(add them to --param="githubAppKeyArns=...")',
+    )
+  }
+}
+
+/**
  * The role ARNs the bundled config's `aws` grants hand out (`dist/token/tessera.json`, written by
  * scripts/bundle.ts), or undefined when no config is bundled (a template-only package).
  */
@@ -100,7 +145,7 @@ const logicalPrefix = (fn) => fn.charAt(0).toUpperCase() + fn.slice(1)
 /** The role's logical ID, which serverless.yml names in each function's `role:`. */
 const roleLogicalId = (fn) => `${logicalPrefix(fn)}Role`
 
-function statementsFor(fn, needs, roles) {
+function statementsFor(fn, needs, roles, githubKeys = []) {
   const statements = [
     {
       Sid: 'OwnLogGroup',
@@ -124,6 +169,14 @@ function statementsFor(fn, needs, roles) {
       Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
     })
   }
+  if (needs.githubAppKeys && githubKeys.length > 0) {
+    statements.push({
+      Sid: 'SignGithubAppJwts',
+      Effect: 'Allow',
+      Action: ['kms:Sign', ...READ_KEYS],
+      Resource: githubKeys,
+    })
+  }
   if (needs.sts && roles.length > 0) {
     statements.push({
       Sid: 'AssumeGrantedRoles',
@@ -138,6 +191,8 @@ function statementsFor(fn, needs, roles) {
 module.exports = async ({ resolveVariable }) => {
   const roles = await assumableRoleArns(resolveVariable)
   checkGrantedRoles(grantedRoleArns(join(__dirname, '..')), roles)
+  const githubKeys = await githubAppKeyArns(resolveVariable)
+  checkGithubKeys(configuredGithubKeyArns(join(__dirname, '..')), githubKeys)
   const stage = await resolveVariable('sls:stage')
   const region = await resolveVariable('self:provider.region')
   const Resources = {}
@@ -161,7 +216,7 @@ module.exports = async ({ resolveVariable }) => {
         Policies: [
           {
             PolicyName: `tessera-${stage}-${fn}`,
-            PolicyDocument: { Version: '2012-10-17', Statement: statementsFor(fn, needs, roles) },
+            PolicyDocument: { Version: '2012-10-17', Statement: statementsFor(fn, needs, roles, githubKeys) },
           },
         ],
       },
@@ -173,3 +228,5 @@ module.exports = async ({ resolveVariable }) => {
 module.exports.FUNCTIONS = FUNCTIONS
 module.exports.grantedRoleArns = grantedRoleArns
 module.exports.checkGrantedRoles = checkGrantedRoles
+module.exports.configuredGithubKeyArns = configuredGithubKeyArns
+module.exports.checkGithubKeys = checkGithubKeys
