@@ -11,7 +11,7 @@ import {
 } from './verify-access-token.js'
 
 /** The scopes that open the admin endpoints. */
-export type AdminScope = 'tessera:introspect' | 'tessera:revoke'
+export type AdminScope = 'tessera:introspect' | 'tessera:revoke' | 'tessera:inventory'
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
 

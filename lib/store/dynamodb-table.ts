@@ -13,6 +13,7 @@ import { awsClientConfig, withDeadline } from '../aws/retry.js'
 import {
   type AttrValue,
   type IncrementOptions,
+  type MergeUpdate,
   type StateItem,
   type StateTable,
   StoreUnavailable,
@@ -198,6 +199,57 @@ export class DynamoDbTable implements StateTable {
       if (await this.put(fresh, { ifAbsent: true })) return 1
     }
     throw new StoreUnavailable(`DynamoDB counter ${pk}/${sk} is contended`)
+  }
+
+  /** One UpdateItem: `SET` for set/setOnce (if_not_exists), `ADD` for counters. */
+  async merge(pk: string, sk: string, update: MergeUpdate): Promise<void> {
+    const names: Record<string, string> = {}
+    const values: Record<string, AttributeValue> = { ':exp': encodeValue('expiresAt', update.expiresAt) }
+    const sets = ['expiresAt = :exp']
+    const adds: string[] = []
+    let i = 0
+    const bind = (name: string, value: AttrValue) => {
+      if (RESERVED.has(name)) throw new TypeError(`attribute name ${name} is reserved by the state table`)
+      names[`#m${i}`] = name
+      values[`:m${i}`] = encodeValue(name, value)
+      return i++
+    }
+    for (const [name, v] of Object.entries(update.set ?? {})) {
+      const n = bind(name, v)
+      sets.push(`#m${n} = :m${n}`)
+    }
+    for (const [name, v] of Object.entries(update.setOnce ?? {})) {
+      const n = bind(name, v)
+      sets.push(`#m${n} = if_not_exists(#m${n}, :m${n})`)
+    }
+    for (const [name, v] of Object.entries(update.add ?? {})) {
+      const n = bind(name, v)
+      adds.push(`#m${n} :m${n}`)
+    }
+    values[':now'] = { N: String(this.#nowSeconds()) }
+    const write = (abortSignal: AbortSignal) =>
+      this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: encodeKey(pk, sk),
+          UpdateExpression: `SET ${sets.join(', ')}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+          // An expired item TTL has not deleted yet must not lend its old counts: it is removed first.
+          ConditionExpression: 'attribute_not_exists(expiresAt) OR expiresAt > :now',
+          ...(i > 0 ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+        }),
+        { abortSignal },
+      )
+    if (await this.#conditional('UpdateItem', write)) return
+    const stale = await this.get(pk, sk)
+    if (stale === undefined)
+      await this.#call('DeleteItem', (abortSignal) =>
+        this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: encodeKey(pk, sk) }), {
+          abortSignal,
+        }),
+      )
+    if (!(await this.#conditional('UpdateItem', write)))
+      throw new StoreUnavailable(`DynamoDB item ${pk}/${sk} could not be merged`)
   }
 
   #nowSeconds(): number {

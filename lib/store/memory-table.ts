@@ -1,6 +1,7 @@
 import {
   type AttrValue,
   type IncrementOptions,
+  type MergeUpdate,
   type StateItem,
   type StateTable,
   StoreUnavailable,
@@ -76,6 +77,14 @@ export class MemoryTable implements StateTable {
       attrs: { ...current?.attrs, [attr]: count + 1 },
     })
     return count + 1
+  }
+
+  async merge(pk: string, sk: string, update: MergeUpdate): Promise<void> {
+    const current = this.#alive(this.#find(pk, sk))
+    const attrs: Record<string, AttrValue> = { ...update.setOnce, ...current?.attrs, ...update.set }
+    for (const [name, n] of Object.entries(update.add ?? {}))
+      attrs[name] = Number(current?.attrs[name] ?? 0) + n
+    await this.put({ pk, sk, expiresAt: update.expiresAt, attrs })
   }
 
   /** Number of stored items, expired ones included until swept. */

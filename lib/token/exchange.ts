@@ -29,7 +29,7 @@ type Allow = Extract<Decision, { allow: true }>
  */
 export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
-  const record = startExchangeRecord(broker, req.requestId)
+  const record = startExchangeRecord(broker, req.requestId, req.sourceIp)
   const { request, form } = await record.step({}, () => parse(req))
   const presented = { subjectTokenType: request.subjectTokenType, subjectToken: request.subjectToken }
   const subject = await record.step(presented, () => verify(broker, request, form, req))
@@ -37,7 +37,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const decision = await record.step(verified, () => decide(broker, request, subject))
   const decided = { ...verified, trace: decision.trace }
   const allowed = await record.step(decided, () => permit(decision))
-  const permitted = { ...decided, policy: allowed.policy }
+  const permitted = { ...decided, policy: allowed.policy, grant: allowed.grant }
   await record.step(permitted, () => limit(broker, allowed, subject))
   await record.step(permitted, () => consume(broker, subject))
   await record.step(permitted, () => guard(broker, allowed, subject))

@@ -5,6 +5,7 @@ import { RevocationList } from '../../lib/store/revocations.js'
 import {
   type AttrValue,
   type IncrementOptions,
+  type MergeUpdate,
   type StateItem,
   type StateTable,
   StoreUnavailable,
@@ -46,6 +47,10 @@ class ObservedTable implements StateTable {
   async increment(pk: string, sk: string, attr: string, opts: IncrementOptions) {
     this.#check()
     return this.inner.increment(pk, sk, attr, opts)
+  }
+  async merge(pk: string, sk: string, update: MergeUpdate) {
+    this.#check()
+    return this.inner.merge(pk, sk, update)
   }
 }
 
