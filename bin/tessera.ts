@@ -5,8 +5,7 @@ import { runInstance } from '../lib/cli/instance.js'
 import { lintStartupCheck, runPolicy } from '../lib/cli/policy.js'
 import { runRevoke } from '../lib/cli/revoke.js'
 import { runServe } from '../lib/cli/serve.js'
-import { ExchangeFailed } from '../lib/client/exchange.js'
-import { ConfigError } from '../lib/errors.js'
+import { ConfigError, ExchangeFailed } from '../lib/errors.js'
 
 const USAGE = `usage: tessera <command> [options]
 

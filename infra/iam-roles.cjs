@@ -19,36 +19,23 @@ const KMS_KEY_ARN =
 // retired slot's key material, docs/deploy.md "Rotating keys") means renaming it here too.
 const SIGNING_KEYS = ['SigningKeyBlue', 'SigningKeyGreen']
 
-// Every function builds the key ring at cold start (DescribeKey checks usage and spec,
-// GetPublicKey caches the public key); only `token` signs.
-const READ_KEYS = ['kms:GetPublicKey', 'kms:DescribeKey']
+// The one function that signs GitHub app JWTs (the github minter runs in the token exchange).
+const GITHUB_APP_SIGNER = 'token'
 
 /**
- * What each function calls (serverless.yml `functions:` has the same names):
- * - token: Sign (also with the GitHub App keys of `githubAppKeyArns`); replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure
- *   nonce PutItem; sts:AssumeRole for `aws` grants. (An aws-iam caller's GetCallerIdentity is
- *   sent with the caller's own signature: no permission of Tessera's.)
- * - introspect: revocation list Query.
- * - revoke: revoke PutItem, lift GetItem/DeleteItem/PutItem, revocation list Query.
- * - nonce: rate-limit counter UpdateItem (an atomic ADD), nonce PutItem.
- * - jwks, metadata, health: the key ring only.
+ * What each function calls, from the endpoint manifest (lib/endpoints/manifest.ts), as
+ * scripts/bundle.ts writes it to dist/endpoints.json: `[{ name, paths, aws: { dynamodb, kms?, sts? } }]`.
+ * serverless.yml `functions:` has the same names (test/infra/manifest.test.ts checks it).
  */
-const FUNCTIONS = {
-  token: {
-    kms: ['kms:Sign', ...READ_KEYS],
-    dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],
-    sts: true,
-    githubAppKeys: true,
-  },
-  jwks: { kms: READ_KEYS },
-  metadata: { kms: READ_KEYS },
-  introspect: { kms: READ_KEYS, dynamodb: ['dynamodb:Query'] },
-  revoke: {
-    kms: READ_KEYS,
-    dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
-  },
-  health: { kms: READ_KEYS },
-  nonce: { kms: READ_KEYS, dynamodb: ['dynamodb:PutItem', 'dynamodb:UpdateItem'] },
+function endpointNeeds(root) {
+  const file = join(root, 'dist', 'endpoints.json')
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: run scripts/bundle.ts (npm run build) before packaging`)
+  }
+  const endpoints = JSON.parse(readFileSync(file, 'utf8'))
+  const needs = {}
+  for (const e of endpoints) needs[e.name] = e.aws
+  return needs
 }
 
 /** IAM role names are at most 64 characters. */
@@ -154,14 +141,16 @@ function statementsFor(fn, needs, roles, githubKeys = []) {
       // The LogGroup's Arn attribute ends in ":*", covering its log streams.
       Resource: [{ 'Fn::GetAtt': [`${logicalPrefix(fn)}LogGroup`, 'Arn'] }],
     },
-    {
+  ]
+  if (needs.kms && needs.kms.length > 0) {
+    statements.push({
       Sid: needs.kms.includes('kms:Sign') ? 'SignWithTesseraKeys' : 'ReadTesseraPublicKeys',
       Effect: 'Allow',
       Action: needs.kms,
       Resource: SIGNING_KEYS.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
-    },
-  ]
-  if (needs.dynamodb) {
+    })
+  }
+  if (needs.dynamodb.length > 0) {
     statements.push({
       Sid: 'StateTable',
       Effect: 'Allow',
@@ -169,19 +158,19 @@ function statementsFor(fn, needs, roles, githubKeys = []) {
       Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
     })
   }
-  if (needs.githubAppKeys && githubKeys.length > 0) {
+  if (fn === GITHUB_APP_SIGNER && githubKeys.length > 0) {
     statements.push({
       Sid: 'SignGithubAppJwts',
       Effect: 'Allow',
-      Action: ['kms:Sign', ...READ_KEYS],
+      Action: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'],
       Resource: githubKeys,
     })
   }
-  if (needs.sts && roles.length > 0) {
+  if (needs.sts && needs.sts.length > 0 && roles.length > 0) {
     statements.push({
       Sid: 'AssumeGrantedRoles',
       Effect: 'Allow',
-      Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+      Action: needs.sts,
       Resource: roles,
     })
   }
@@ -189,14 +178,15 @@ function statementsFor(fn, needs, roles, githubKeys = []) {
 }
 
 module.exports = async ({ resolveVariable }) => {
+  const root = join(__dirname, '..')
   const roles = await assumableRoleArns(resolveVariable)
-  checkGrantedRoles(grantedRoleArns(join(__dirname, '..')), roles)
+  checkGrantedRoles(grantedRoleArns(root), roles)
   const githubKeys = await githubAppKeyArns(resolveVariable)
-  checkGithubKeys(configuredGithubKeyArns(join(__dirname, '..')), githubKeys)
+  checkGithubKeys(configuredGithubKeyArns(root), githubKeys)
   const stage = await resolveVariable('sls:stage')
   const region = await resolveVariable('self:provider.region')
   const Resources = {}
-  for (const [fn, needs] of Object.entries(FUNCTIONS)) {
+  for (const [fn, needs] of Object.entries(endpointNeeds(root))) {
     // The token role keeps the name target roles trust; the others carry their function's name.
     const name = fn === 'token' ? `tessera-${stage}-${region}` : `tessera-${stage}-${region}-${fn}`
     if (name.length > MAX_ROLE_NAME) {
@@ -225,8 +215,10 @@ module.exports = async ({ resolveVariable }) => {
   return { Resources }
 }
 
-module.exports.FUNCTIONS = FUNCTIONS
+module.exports.endpointNeeds = endpointNeeds
 module.exports.grantedRoleArns = grantedRoleArns
 module.exports.checkGrantedRoles = checkGrantedRoles
+module.exports.statementsFor = statementsFor
+module.exports.githubAppKeyArns = githubAppKeyArns
 module.exports.configuredGithubKeyArns = configuredGithubKeyArns
 module.exports.checkGithubKeys = checkGithubKeys

@@ -7,14 +7,15 @@ import { type CheckedConfig, formatPath } from './config/check.js'
 import type { Config, ProviderConfig } from './config/schema.js'
 import { type AnyMinter, type Minter, mintersByKind } from './credentials/minter.js'
 import { createTokenMinter } from './credentials/token-minter.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, PolicyCompileError } from './errors.js'
+import { createGithubTokenRevoker, type GithubTokenRevoker } from './github/revoke-token.js'
 import { UsageRecorder } from './inventory/usage.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
 import { matcherNeedsRegexEngine } from './policy/matchers.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
-import { type GrantKind, PolicyCompileError } from './policy/types.js'
+import type { GrantKind } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
 import { RevocationList } from './store/revocations.js'
 import type { StateTable } from './store/types.js'
@@ -39,6 +40,8 @@ export interface Broker {
   readonly revocations: RevocationList
   /** Usage records for the inventory (aggregated in memory, flushed off the request path); absent when disabled. */
   readonly usage?: UsageRecorder | undefined
+  /** Revokes GitHub installation tokens at GitHub (`/revoke token=ghs_…`); absent without github.apps. */
+  readonly githubTokens?: GithubTokenRevoker | undefined
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -120,6 +123,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
       ? undefined
       : new UsageRecorder(table, { now, onError: () => metrics.count('store_errors', { source: 'usage' }) })
   usage?.start()
+  const githubTokens = config.github ? createGithubTokenRevoker(config.github, { fetch, now }) : undefined
   return {
     config,
     issuer: config.issuer,
@@ -133,6 +137,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     minters,
     revocations,
     usage,
+    githubTokens,
   }
 }
 

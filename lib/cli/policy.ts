@@ -3,7 +3,7 @@ import { createOidcVerifier } from '../assertion/oidc.js'
 import { TokenTypes } from '../assertion/token-types.js'
 import { builtinConfigText } from '../config/builtin.js'
 import { type LoadedConfig, loadConfigFile, loadConfigText } from '../config/load.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, UsageError } from '../errors.js'
 import { FormParams } from '../http/form.js'
 import { type Finding, hasLintErrors, lintConfig } from '../policy/lint.js'
 import { formatFindings, LINT_FORMATS, type LintFormat } from '../policy/lint-format.js'
@@ -29,8 +29,6 @@ const USAGE = `usage: tessera policy lint [F] [--format human|json|github]
 
 /** The base URL the built-in example uses when no config is given (serve's default). */
 const BUILTIN_BASE_URL = 'http://127.0.0.1:8787'
-
-class UsageError extends Error {}
 
 async function load(file: string | undefined): Promise<LoadedConfig> {
   if (file === undefined) return loadConfigText(builtinConfigText(BUILTIN_BASE_URL), 'built-in example')

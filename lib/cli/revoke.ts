@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import * as z from 'zod'
 import { discoverEndpoint } from '../client/discover-endpoint.js'
+import { UsageError } from '../errors.js'
 import { readTokenArg } from './token-arg.js'
 
 const TIMEOUT_MS = 10_000
@@ -22,8 +23,6 @@ const defaultIo: RevokeIo = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 }
-
-class UsageError extends Error {}
 
 /**
  * `tessera revoke`: calls the broker's `/revoke` (found in its RFC 8414 metadata) with an admin

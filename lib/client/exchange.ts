@@ -1,16 +1,5 @@
 import { TOKEN_EXCHANGE_GRANT } from '../assertion/token-types.js'
-
-/** A failed exchange, as the broker described it. */
-export class ExchangeFailed extends Error {
-  constructor(
-    readonly error: string,
-    readonly description: string,
-    readonly status: number,
-  ) {
-    super(`${error}: ${description}`)
-    this.name = 'ExchangeFailed'
-  }
-}
+import { ExchangeFailed } from '../errors.js'
 
 export interface ExchangeParams {
   readonly subjectToken: string

@@ -1,11 +1,9 @@
 import { authenticateAdmin } from '../admin/authenticate.js'
-import { adminDeps } from '../admin/deps.js'
 import type { Broker } from '../broker.js'
-import { MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
+import { MethodNotAllowed } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { buildInventory } from '../inventory/report.js'
-import { StoreUnavailable } from '../store/types.js'
 
 /**
  * GET /inventory (admin scope `tessera:inventory`): every identity seen, every configured policy
@@ -14,22 +12,18 @@ import { StoreUnavailable } from '../store/types.js'
  */
 export async function inventoryEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'GET') throw new MethodNotAllowed(['GET'])
-  const caller = await authenticateAdmin(adminDeps(broker), req.headers, 'tessera:inventory', req.requestId)
-  try {
-    await broker.usage?.flushAll()
-    const report = await buildInventory(broker.table, broker.config.policies, broker.now())
-    broker.audit.emit({
-      event: 'inventory.read',
-      level: 'INFO',
-      request_id: req.requestId,
-      time: new Date(broker.now()).toISOString(),
-      caller: caller.sub,
-      caller_policy: caller.client_id,
-      identities: report.identities.length,
-    })
-    return jsonResponse(200, report, req.requestId)
-  } catch (err) {
-    if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('usage records are unavailable')
-    throw err
-  }
+  const caller = await authenticateAdmin(broker, req.headers, 'tessera:inventory', req.requestId)
+  await broker.usage?.flushAll()
+  // A store outage is a 503 from the store itself: no partial inventory is ever answered.
+  const report = await buildInventory(broker.table, broker.config.policies, broker.now())
+  broker.audit.emit({
+    event: 'inventory.read',
+    level: 'INFO',
+    request_id: req.requestId,
+    time: new Date(broker.now()).toISOString(),
+    caller: caller.sub,
+    caller_policy: caller.client_id,
+    identities: report.identities.length,
+  })
+  return jsonResponse(200, report, req.requestId)
 }

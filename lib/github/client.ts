@@ -5,8 +5,8 @@
  * TemporarilyUnavailable here, at their source, with GitHub's Retry-After when it gave one.
  */
 import { AWS_ATTEMPT_TIMEOUT_MS, AWS_DEADLINE_MS, AWS_MAX_ATTEMPTS } from '../aws/retry.js'
-import { DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
-import { FetchFailure, fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'
+import { DependencyThrottled, FetchFailure, TemporarilyUnavailable } from '../errors.js'
+import { fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'
 
 export const GITHUB_API_VERSION = '2022-11-28'
 const USER_AGENT = 'tessera-sts'

@@ -9,16 +9,9 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb'
 import * as z from 'zod'
-import { awsClientConfig, withDeadline } from '../aws/retry.js'
-import {
-  type AttrValue,
-  type IncrementOptions,
-  type MergeUpdate,
-  type StateItem,
-  type StateTable,
-  StoreUnavailable,
-  type WriteCondition,
-} from './types.js'
+import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
+import { DependencyThrottled, StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
+import type { AttrValue, IncrementOptions, MergeUpdate, StateItem, StateTable, WriteCondition } from './types.js'
 
 /**
  * Item encoding (DESIGN "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
@@ -241,13 +234,15 @@ export class DynamoDbTable implements StateTable {
         { abortSignal },
       )
     if (await this.#conditional('UpdateItem', write)) return
-    const stale = await this.get(pk, sk)
-    if (stale === undefined)
-      await this.#call('DeleteItem', (abortSignal) =>
-        this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: encodeKey(pk, sk) }), {
-          abortSignal,
-        }),
-      )
+    // The item is expired but not yet deleted by TTL: replace it as if it were absent, unless another
+    // writer revived it meanwhile (then merge into that one).
+    const fresh: StateItem = {
+      pk,
+      sk,
+      expiresAt: update.expiresAt,
+      attrs: { ...update.setOnce, ...update.set, ...update.add },
+    }
+    if (await this.put(fresh, { ifAbsent: true })) return
     if (!(await this.#conditional('UpdateItem', write)))
       throw new StoreUnavailable(`DynamoDB item ${pk}/${sk} could not be merged`)
   }
@@ -304,9 +299,15 @@ export class DynamoDbTable implements StateTable {
   }
 }
 
-function unavailable(op: string, err: unknown): StoreUnavailable {
-  if (err instanceof StoreUnavailable) return err
+/** The outage a failed call is, decided here at the store: a throttle, or the store unavailable. */
+function unavailable(op: string, err: unknown): TemporarilyUnavailable {
+  if (err instanceof TemporarilyUnavailable) return err
   const name = err instanceof Error ? err.name : typeof err
+  if (isThrottlingAwsError(err)) {
+    return new DependencyThrottled('store', 'state store is over its request quota; retry later').withDetail(
+      `DynamoDB ${op} throttled (${name})`,
+    )
+  }
   return new StoreUnavailable(`DynamoDB ${op} failed (${name})`, { cause: err })
 }
 

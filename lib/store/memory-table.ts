@@ -1,12 +1,5 @@
-import {
-  type AttrValue,
-  type IncrementOptions,
-  type MergeUpdate,
-  type StateItem,
-  type StateTable,
-  StoreUnavailable,
-  type WriteCondition,
-} from './types.js'
+import { StoreUnavailable } from '../errors.js'
+import type { AttrValue, IncrementOptions, MergeUpdate, StateItem, StateTable, WriteCondition } from './types.js'
 
 /** A partition: most (replay keys, nonces) hold one item, stored bare to save a Map per entry. */
 type Partition = StateItem | Map<string, StateItem>

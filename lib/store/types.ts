@@ -68,11 +68,3 @@ export interface IncrementOptions {
   /** Epoch seconds, set when the item is created. */
   readonly expiresAt: number
 }
-
-/** Thrown by a StateTable that cannot answer (throttled, down, timed out). Maps to 503. */
-export class StoreUnavailable extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'StoreUnavailable'
-  }
-}

@@ -7,7 +7,6 @@ import { jsonResponse } from '../http/respond.js'
 import type { HttpResponse } from '../http/types.js'
 import { grantedItems, instanceIdOf } from '../inventory/granted-items.js'
 import type { PolicyTrace, ResolvedGrant } from '../policy/types.js'
-import { StoreUnavailable } from '../store/types.js'
 import { exchangeEvent } from './audit-event.js'
 
 /** What is known about an exchange when a step runs: what its audit event records should the step fail. */
@@ -51,9 +50,7 @@ export function startExchangeRecord(broker: Broker, requestId: string, sourceIp 
     async step(facts, work) {
       try {
         return await work()
-      } catch (err) {
-        const error =
-          err instanceof StoreUnavailable ? new TemporarilyUnavailable('state store unavailable') : err
+      } catch (error) {
         const now = broker.now()
         const rawTokenHash =
           facts.subject === undefined && facts.subjectToken !== undefined

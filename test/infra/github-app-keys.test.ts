@@ -6,12 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 
 // infra/iam-roles.cjs: only the token function may sign with the GitHub App keys of `githubAppKeyArns`.
 type Statement = { Sid: string; Action: string[]; Resource: unknown[] }
-type Roles = {
-  Resources: Record<string, { Properties: { Policies: { PolicyDocument: { Statement: Statement[] } }[] } }>
-}
-const roles = createRequire(import.meta.url)('../../infra/iam-roles.cjs') as ((opts: {
-  resolveVariable: (v: string) => Promise<unknown>
-}) => Promise<Roles>) & {
+type Needs = { dynamodb: string[]; kms?: string[]; sts?: string[] }
+const roles = createRequire(import.meta.url)('../../infra/iam-roles.cjs') as {
+  githubAppKeyArns: (resolveVariable: (v: string) => Promise<unknown>) => Promise<string[]>
+  statementsFor: (fn: string, needs: Needs, roles: string[], githubKeys: string[]) => Statement[]
   configuredGithubKeyArns: (root: string) => string[] | undefined
   checkGithubKeys: (configured: string[] | undefined, allowed: string[]) => void
 }
@@ -19,18 +17,15 @@ const roles = createRequire(import.meta.url)('../../infra/iam-roles.cjs') as ((o
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'
 const MRK = 'arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab'
 
-async function build(githubAppKeyArns: string | null): Promise<Roles> {
-  const params: Record<string, unknown> = {
-    'param:assumableRoleArns, null': 'none',
-    'param:githubAppKeyArns, null': githubAppKeyArns,
-    'sls:stage': 'dev',
-    'self:provider.region': 'us-east-1',
-  }
-  return roles({ resolveVariable: async (v) => params[v] })
-}
+const keysFor = (value: string | null) =>
+  roles.githubAppKeyArns(async (v) => (v === 'param:githubAppKeyArns, null' ? value : undefined))
 
-const statements = (r: Roles, role: string) =>
-  r.Resources[role]?.Properties.Policies.flatMap((p) => p.PolicyDocument.Statement) ?? []
+const NEEDS: Record<string, Needs> = {
+  token: { kms: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'], dynamodb: ['dynamodb:PutItem'] },
+  jwks: { kms: ['kms:GetPublicKey', 'kms:DescribeKey'], dynamodb: [] },
+  revoke: { kms: ['kms:GetPublicKey', 'kms:DescribeKey'], dynamodb: ['dynamodb:PutItem'] },
+}
+const statements = (fn: string, keys: string[]) => roles.statementsFor(fn, NEEDS[fn] as Needs, [], keys)
 
 const dirs: string[] = []
 afterAll(() => {
@@ -39,19 +34,19 @@ afterAll(() => {
 
 describe('githubAppKeyArns', () => {
   it('lets only the token function DescribeKey, GetPublicKey and Sign with the listed keys', async () => {
-    const r = await build(`${KEY}, ${MRK},${KEY}`)
-    const sign = statements(r, 'TokenRole').find((s) => s.Sid === 'SignGithubAppJwts')
+    const keys = await keysFor(`${KEY}, ${MRK},${KEY}`)
+    expect(keys).toEqual([KEY, MRK])
+    const sign = statements('token', keys).find((s) => s.Sid === 'SignGithubAppJwts')
     expect(sign?.Action.sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign'])
     expect(sign?.Resource).toEqual([KEY, MRK])
-    for (const role of Object.keys(r.Resources).filter((k) => k !== 'TokenRole')) {
-      expect(JSON.stringify(statements(r, role)), role).not.toContain(KEY)
-    }
+    for (const fn of ['jwks', 'revoke']) expect(JSON.stringify(statements(fn, keys)), fn).not.toContain(KEY)
   })
 
-  it('absent or none: no statement at all', async () => {
+  it('absent or none: no key, no statement', async () => {
     for (const value of [null, 'none', '']) {
-      const r = await build(value)
-      expect(statements(r, 'TokenRole').some((s) => s.Sid === 'SignGithubAppJwts')).toBe(false)
+      const keys = await keysFor(value)
+      expect(keys).toEqual([])
+      expect(statements('token', keys).some((s) => s.Sid === 'SignGithubAppJwts')).toBe(false)
     }
   })
 
@@ -63,7 +58,7 @@ describe('githubAppKeyArns', () => {
       '*',
       'arn:aws:iam::111122223333:role/x',
     ]) {
-      await expect(build(value), value).rejects.toThrow(/githubAppKeyArns: not a KMS key ARN/)
+      await expect(keysFor(value), value).rejects.toThrow(/githubAppKeyArns: not a KMS key ARN/)
     }
   })
 

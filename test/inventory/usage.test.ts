@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { IDENTITY_PK, identityKey, POLICY_PK, UsageRecorder } from '../../lib/inventory/usage.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
-import { type MergeUpdate, type StateTable, StoreUnavailable } from '../../lib/store/types.js'
+import { StoreUnavailable } from '../../lib/errors.js'
+import type { MergeUpdate, StateTable } from '../../lib/store/types.js'
 
 const T0 = Date.UTC(2026, 11, 6, 12, 0, 0)
 

@@ -117,6 +117,16 @@ describe('POST /token with a github grant', () => {
     expect(JSON.stringify(audit.events)).not.toContain(token)
   })
 
+  it('the broker revokes at GitHub what it minted (its githubTokens, as /revoke uses them)', async () => {
+    const { broker } = await setup()
+    const res = await exchangeToken(broker, request(await subjectToken(), { resource: OWNER() }))
+    const token = (JSON.parse(res.body) as { access_token: string }).access_token
+    const revoker = broker.githubTokens
+    if (!revoker) throw new Error('a broker with github.apps has a revoker')
+    expect(await revoker.revoke(revoker.resolveApp(undefined), token)).toBe('revoked')
+    expect(github.tokenValid(token)).toBe(false)
+  })
+
   it('a repository URL and a scope narrow what GitHub is asked for', async () => {
     const { broker } = await setup()
     const res = await exchangeToken(

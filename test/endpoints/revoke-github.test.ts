@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { AdminDeps } from '../../lib/admin/deps.js'
-import { revoke } from '../../lib/admin/revoke.js'
+import { revoke } from '../../lib/endpoints/revoke.js'
 import { createGithubMinter } from '../../lib/credentials/github.js'
 import { BrokerError, InvalidRequest } from '../../lib/errors.js'
 import { createGithubTokenRevoker } from '../../lib/github/revoke-token.js'
@@ -14,7 +14,7 @@ import {
   SUBJECT,
   startFake,
 } from '../github/github-fixture.js'
-import { adminFixture } from './admin-fixture.js'
+import { adminFixture } from '../admin/admin-fixture.js'
 
 type Fixture = Awaited<ReturnType<typeof adminFixture>>
 
@@ -29,7 +29,7 @@ async function setup(apps = githubConfig('')) {
   const f = await adminFixture()
   const config = { apps: apps.apps.map((a) => ({ ...a, apiUrl: fake.url })) }
   const github = createGithubTokenRevoker(config, { fetch: globalThis.fetch, now: Date.now })
-  const deps = { ...f.deps, github }
+  const deps = { ...f.deps, githubTokens: github }
   const { signer } = await countingSigner()
   const minter = createGithubMinter(config, { loadSigner: async () => signer })
   const mint = async () => (await minter.mint(grant(), SUBJECT, mintContext())).body.access_token as string
