@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { AdminDeps } from '../../lib/admin/deps.js'
-import { revoke } from '../../lib/endpoints/revoke.js'
 import { createGithubMinter } from '../../lib/credentials/github.js'
+import { revoke } from '../../lib/endpoints/revoke.js'
 import { BrokerError, InvalidRequest } from '../../lib/errors.js'
 import { createGithubTokenRevoker } from '../../lib/github/revoke-token.js'
+import { adminFixture } from '../admin/admin-fixture.js'
 import type { GithubFake } from '../fakes/github.js'
 import {
   countingSigner,
@@ -14,7 +15,6 @@ import {
   SUBJECT,
   startFake,
 } from '../github/github-fixture.js'
-import { adminFixture } from '../admin/admin-fixture.js'
 
 type Fixture = Awaited<ReturnType<typeof adminFixture>>
 
