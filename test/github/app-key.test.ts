@@ -109,7 +109,7 @@ describe('GitHub App key: local PEM (development)', () => {
   const pkcs1 = appKey.privateKey.export({ format: 'pem', type: 'pkcs1' }) as string
   const pkcs8 = appKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
 
-  it('reads PKCS#1 (as GitHub downloads it) and PKCS#8, relative to the config folder', async () => {
+  it('reads PKCS#1 (as GitHub downloads it) and PKCS#8, relative to the broker base folder', async () => {
     pemFile('app1.pem', pkcs1)
     pemFile('app8.pem', pkcs8)
     const a = await loadAppSigner(app({ local: 'app1.pem' }), { baseDir: dir })
