@@ -117,8 +117,12 @@ function painter(color: boolean): Paint {
 }
 
 function grantSummary(policy: PolicyConfig): string {
-  const { token, aws } = policy.grant
+  const { token, aws, github } = policy.grant
   if (aws) return `role ${aws.roleArn}`
+  if (github) {
+    const permissions = Object.entries(github.permissions).map(([name, level]) => `${name}:${level}`)
+    return `GitHub ${github.owner}: ${github.repositories.join(', ')} (${permissions.join(' ')}, app ${github.app})`
+  }
   if (!token) return 'nothing'
   const audiences = typeof token.audience === 'string' ? [token.audience] : token.audience
   return `audience ${audiences.join(', ')}${token.scopes.length > 0 ? `, scopes ${token.scopes.join(' ')}` : ''}`
