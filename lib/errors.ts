@@ -280,6 +280,20 @@ export class UsageError extends Error {
   }
 }
 
+/** 408: the client did not send the whole request (headers or body) in time. */
+export class RequestTimeout extends BrokerError {
+  constructor() {
+    super('invalid_request', 408, 'the request was not received in time')
+  }
+}
+
+/** 431: the request headers exceed the server's limit. */
+export class RequestHeadersTooLarge extends BrokerError {
+  constructor() {
+    super('invalid_request', 431, 'the request headers are too large')
+  }
+}
+
 /** 503: GitHub refused a GitHub App's JWT (401: wrong key or App id, or a skewed clock); never retried. */
 export class GithubAppAuthFailed extends TemporarilyUnavailable {
   constructor(readonly app: string) {
