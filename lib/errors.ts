@@ -238,6 +238,8 @@ export class PolicyCompileError extends Error {
   constructor(
     readonly path: readonly (string | number)[],
     message: string,
+    /** The lint rule reporting it, when it is more specific than `invalid-policy` (guardrails). */
+    readonly rule?: string,
   ) {
     super(message)
     this.name = 'PolicyCompileError'
@@ -291,6 +293,17 @@ export class RequestTimeout extends BrokerError {
 export class RequestHeadersTooLarge extends BrokerError {
   constructor() {
     super('invalid_request', 431, 'the request headers are too large')
+  }
+}
+
+/** Raised by `tessera policy test` for a test file that does not read or validate; names file and test. */
+export class PolicyTestFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`${file}: invalid policy test file\n${issues.map((i) => `  - ${i}`).join('\n')}`)
+    this.name = 'PolicyTestFileError'
   }
 }
 

@@ -92,8 +92,10 @@ function permit(decision: Decision): Allow {
 }
 
 /** Per-identity rate limit: runs before `consume`, so a refused request keeps its subject token. */
-function limit(_broker: Broker, _decision: Allow, _subject: VerifiedSubject): void {
-  // No policy sets a rate limit yet; the step holds its place in the order.
+async function limit(broker: Broker, decision: Allow, subject: VerifiedSubject): Promise<void> {
+  if (!broker.rateLimiter) return
+  const key = { policy: decision.policy, provider: subject.provider, sub: subject.sub }
+  await guardStore(broker, broker.rateLimiter.take(key, broker.now()))
 }
 
 /** Replay protection: a single-use subject token is consumed here, once. */
