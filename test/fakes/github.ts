@@ -1,6 +1,7 @@
-import { createPublicKey, type KeyObject, randomBytes, verify as verifySignature } from 'node:crypto'
+import { createPublicKey, type KeyObject, randomBytes } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { verifyAppJwt } from './github-app-jwt.js'
 
 /**
  * A loopback GitHub REST API for GitHub App installation tokens: it verifies each app JWT (RS256)
@@ -68,18 +69,6 @@ export interface GithubFake {
 }
 
 const API_VERSION = '2022-11-28'
-const MAX_JWT_LIFETIME_S = 600
-
-function b64json(part: string | undefined): Record<string, unknown> | undefined {
-  if (part === undefined) return undefined
-  try {
-    const value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** Starts the fake on 127.0.0.1 (random port). `now` is its clock (epoch ms) for JWT and token expiry. */
 export async function startGithubFake(opts: {
   apps: readonly FakeApp[]
@@ -100,25 +89,10 @@ export async function startGithubFake(opts: {
 
   /** The app a JWT proves, or the reason it is refused. */
   const authApp = (headers: IncomingHttpHeaders): (typeof apps)[number] | string => {
-    const auth = headers.authorization ?? ''
-    const m = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(auth)
-    if (!m) return 'no bearer JWT'
-    const [, h, p, s] = m as unknown as [string, string, string, string]
-    const header = b64json(h)
-    const payload = b64json(p)
-    if (header?.alg !== 'RS256' || !payload) return 'not an RS256 JWT'
-    const app = apps.find((a) => a.iss === String(payload.iss))
-    if (!app) return `unknown iss ${String(payload.iss)}`
-    const ok = verifySignature('sha256', Buffer.from(`${h}.${p}`), app.key, Buffer.from(s, 'base64url'))
-    if (!ok) return 'bad signature'
-    const t = Math.floor(now() / 1000)
-    const { iat, exp } = payload
-    if (typeof iat !== 'number' || typeof exp !== 'number') return 'iat/exp missing'
-    if (iat > t + 60) return 'iat in the future'
-    if (exp <= t) return 'expired'
-    if (exp - iat > MAX_JWT_LIFETIME_S || exp > t + MAX_JWT_LIFETIME_S) return 'exp too far in the future'
-    jwts.add(s)
-    return app
+    const verdict = verifyAppJwt(headers.authorization, apps, now())
+    if (typeof verdict === 'string') return verdict
+    jwts.add(verdict.signature)
+    return verdict.app
   }
 
   const routeOf = (method: string, path: string): GithubRoute => {
