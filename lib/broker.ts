@@ -8,6 +8,7 @@ import type { Config, ProviderConfig } from './config/schema.js'
 import { type AnyMinter, type Minter, mintersByKind } from './credentials/minter.js'
 import { createTokenMinter } from './credentials/token-minter.js'
 import { ConfigError, PolicyCompileError } from './errors.js'
+import { createGithubTokenRevoker, type GithubTokenRevoker } from './github/revoke-token.js'
 import { UsageRecorder } from './inventory/usage.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
@@ -43,6 +44,8 @@ export interface Broker {
   readonly rateLimiter?: RateLimiter | undefined
   /** Usage records for the inventory (aggregated in memory, flushed off the request path); absent when disabled. */
   readonly usage?: UsageRecorder | undefined
+  /** Revokes GitHub installation tokens at GitHub (`/revoke token=ghs_…`); absent without github.apps. */
+  readonly githubTokens?: GithubTokenRevoker | undefined
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -120,7 +123,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     const { createAzureImdsVerifier } = await import('./assertion/azure-imds.js')
     add(createAzureImdsVerifier(azure, { table, audit, now }))
   }
-  const minters = await createMinters(config, keys, now)
+  const minters = await createMinters(config, keys, now, { fetch, audit, baseDir: opts.baseDir })
   const revocations = new RevocationList(table, { now })
   const rateLimiter = createRateLimiter(config, table)
   const usage =
@@ -128,6 +131,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
       ? undefined
       : new UsageRecorder(table, { now, onError: () => metrics.count('store_errors', { source: 'usage' }) })
   usage?.start()
+  const githubTokens = config.github ? createGithubTokenRevoker(config.github, { fetch, now }) : undefined
   return {
     config,
     issuer: config.issuer,
@@ -142,6 +146,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     revocations,
     rateLimiter,
     usage,
+    githubTokens,
   }
 }
 
@@ -150,12 +155,18 @@ async function createMinters(
   config: Config,
   keys: KeyRing,
   now: () => number,
+  deps: { fetch: typeof globalThis.fetch; audit: AuditSink; baseDir: string | undefined },
 ): Promise<ReadonlyMap<GrantKind, Minter>> {
   const minters: AnyMinter[] = []
   if (config.policies.some((p) => p.grant.token))
     minters.push(createTokenMinter({ issuer: config.issuer, keys }))
   if (config.policies.some((p) => p.grant.aws))
     minters.push((await import('./credentials/aws.js')).createAwsMinter({ now }))
+  if (config.github && config.policies.some((p) => p.grant.github)) {
+    const { createGithubMinter } = await import('./credentials/github.js')
+    const { fetch, audit, baseDir } = deps
+    minters.push(createGithubMinter(config.github, { fetch, now, audit, keys: { baseDir } }))
+  }
   return mintersByKind(minters)
 }
 

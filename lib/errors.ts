@@ -411,3 +411,10 @@ export class ApprovalNotAwaited extends Error {
     return JSON.stringify({ auth_req_id, expires_in, interval }, null, 2)
   }
 }
+
+/** 503: GitHub refused a GitHub App's JWT (401: wrong key or App id, or a skewed clock); never retried. */
+export class GithubAppAuthFailed extends TemporarilyUnavailable {
+  constructor(readonly app: string) {
+    super('GitHub refused the credentials of the GitHub App; retry later')
+  }
+}

@@ -4,10 +4,17 @@ import { awaitApproval, pendingOf } from '../client/approval-wait.js'
 import { formatCredentialProcess, formatEnv, parseAwsCredentialsOutput } from '../client/aws-output.js'
 import { discoverEndpoint } from '../client/discover-endpoint.js'
 import { type ExchangeParams, requestExchange } from '../client/exchange.js'
+import {
+  formatGitCredential,
+  formatGithubEnv,
+  GIT_CREDENTIAL_ACTIONS,
+  isGithubTokenOutput,
+  parseGithubTokenOutput,
+} from '../client/github-output.js'
 import { ApprovalNotAwaited } from '../errors.js'
 import { readTokenArg } from './token-arg.js'
 
-const FORMATS = ['json', 'token', 'env', 'credential-process'] as const
+const FORMATS = ['json', 'token', 'env', 'credential-process', 'git-credential'] as const
 type Format = (typeof FORMATS)[number]
 const CLOUDS = ['aws', 'azure', 'gcp'] as const
 
@@ -20,8 +27,10 @@ const CLOUDS = ['aws', 'azure', 'gcp'] as const
  * Returns what to print on stdout; never writes credentials to disk.
  */
 export async function runExchange(argv: string[]): Promise<string> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv,
+    // git runs a credential helper with its action (get, store, erase) as the last argument.
+    allowPositionals: true,
     options: {
       url: { type: 'string', default: process.env.TESSERA_URL ?? 'http://127.0.0.1:8787' },
       token: { type: 'string' },
@@ -45,6 +54,8 @@ export async function runExchange(argv: string[]): Promise<string> {
   })
   const format = values.format as Format
   if (!FORMATS.includes(format)) throw new Error(`--format must be one of ${FORMATS.join(', ')}`)
+  const action = gitCredentialAction(positionals, format)
+  if (action !== 'get') return '' // git only stores or erases: nothing to exchange, nothing to print
   const sources = [values.token !== undefined, values['aws-iam'], values.instance !== undefined].filter(
     Boolean,
   )
@@ -54,7 +65,8 @@ export async function runExchange(argv: string[]): Promise<string> {
     throw new Error('--caller-identity goes with --instance aws (the EC2 presence proof)')
   if (values.audience.length === 0 && values.resource.length === 0)
     throw new Error('--audience or --resource is required')
-  const wantsAws = format === 'env' || format === 'credential-process'
+  // --format env prints what was granted and never changes which grant is selected.
+  const wantsAws = format === 'credential-process'
   // Flag conflicts are refused before anything reads stdin or asks a metadata service.
   const delegated = await delegation(values)
   const presented = await subject(values)
@@ -155,6 +167,15 @@ async function subject(values: {
   return { subjectToken: await readTokenArg(values.token as string), subjectTokenType: values['token-type'] }
 }
 
+/** The git credential-helper action (`get` unless git said otherwise); other formats take no argument. */
+function gitCredentialAction(positionals: readonly string[], format: Format): string {
+  if (positionals.length === 0) return 'get'
+  const [action, ...rest] = positionals
+  if (format !== 'git-credential' || rest.length > 0 || !GIT_CREDENTIAL_ACTIONS.includes(action as 'get'))
+    throw new Error(`unexpected argument ${positionals.join(' ')}`)
+  return action as string
+}
+
 /** Renders a successful exchange response in the requested format. */
 export function formatResult(body: Record<string, unknown>, format: Format): string {
   switch (format) {
@@ -167,7 +188,10 @@ export function formatResult(body: Record<string, unknown>, format: Format): str
     case 'json':
       return JSON.stringify(body, null, 2)
     case 'env':
+      if (isGithubTokenOutput(body)) return formatGithubEnv(parseGithubTokenOutput(body)).trimEnd()
       return formatEnv(parseAwsCredentialsOutput(body)).trimEnd()
+    case 'git-credential':
+      return formatGitCredential(parseGithubTokenOutput(body)).trimEnd()
     case 'credential-process':
       return formatCredentialProcess(parseAwsCredentialsOutput(body))
   }

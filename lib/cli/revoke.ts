@@ -7,7 +7,7 @@ import { readTokenArg } from './token-arg.js'
 const TIMEOUT_MS = 10_000
 
 const USAGE =
-  'usage: tessera revoke --url U --admin-token T|@file (--token T | --sub S --provider P | --policy N) [--lift]'
+  'usage: tessera revoke --url U --admin-token T|@file (--token T [--app A] | --sub S --provider P | --policy N) [--lift]'
 
 const ErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() })
 
@@ -77,6 +77,8 @@ async function parseRevokeArgs(argv: string[]) {
       url: { type: 'string' },
       'admin-token': { type: 'string' },
       token: { type: 'string' },
+      // The GitHub App whose installation token `--token` is (needed when several are configured).
+      app: { type: 'string' },
       sub: { type: 'string' },
       provider: { type: 'string' },
       policy: { type: 'string' },
@@ -99,6 +101,11 @@ async function parseRevokeArgs(argv: string[]) {
     form.set('sub', values.sub)
     form.set('provider', values.provider)
   }
+  if (values.app !== undefined) {
+    if (values.token === undefined)
+      throw new UsageError('--app goes with --token (a GitHub installation token)')
+    form.set('app', values.app)
+  }
   if (values.lift) form.set('lift', 'true')
   return { form, url, adminToken: await readTokenArg(values['admin-token']) }
 }
@@ -110,10 +117,12 @@ function describeResult(body: unknown): string {
   if (status === 'ignored')
     return 'ignored: the broker does not recognise that token as one of its unexpired tokens'
   const what =
-    target === 'token'
-      ? `token ${String(rest.jti)}`
-      : target === 'subject'
-        ? `subject ${String(rest.sub)} (provider ${String(rest.provider)})`
-        : `policy ${String(rest.policy)}`
+    target === 'github_installation_token'
+      ? `GitHub installation token (app ${String(rest.app)})`
+      : target === 'token'
+        ? `token ${String(rest.jti)}`
+        : target === 'subject'
+          ? `subject ${String(rest.sub)} (provider ${String(rest.provider)})`
+          : `policy ${String(rest.policy)}`
   return `${status}: ${what}`
 }

@@ -1,6 +1,7 @@
 import type * as z from 'zod'
 import { awsGrantIssues } from '../credentials/aws-session.js'
 import { unknownRequireClaimsKeys } from '../policy/guardrails.js'
+import { githubProblems } from './github.js'
 import { PRESET_NAMES } from './presets.js'
 import type { Config } from './schema.js'
 
@@ -68,6 +69,7 @@ export function crossCheck(config: Config): ConfigProblem[] {
       problems.push([['policies', i, 'grant', 'aws', ...issue.path], issue.message])
   })
   problems.push(...approvalProblems(config))
+  problems.push(...githubProblems(config))
   return problems
 }
 

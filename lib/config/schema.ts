@@ -1,6 +1,7 @@
 import * as z from 'zod'
 import { globProblem } from '../policy/glob.js'
 import { boundedDuration, DurationSchema } from './duration.js'
+import { GithubConfigSchema, GithubGrantSchema } from './github.js'
 import { AwsEc2ProviderSchema } from './providers/aws-ec2.js'
 import { AwsIamProviderSchema } from './providers/aws-iam.js'
 import { AzureImdsProviderSchema } from './providers/azure-imds.js'
@@ -117,10 +118,11 @@ export const GrantSchema = z
   .strictObject({
     token: TokenGrantSchema.optional(),
     aws: AwsGrantSchema.optional(),
+    github: GithubGrantSchema.optional(),
     approval: ApprovalSchema.optional(),
   })
-  .refine((g) => (g.token === undefined) !== (g.aws === undefined), {
-    message: 'a grant has exactly one of `token` or `aws`',
+  .refine((g) => [g.token, g.aws, g.github].filter((k) => k !== undefined).length === 1, {
+    message: 'a grant has exactly one of `token`, `aws` or `github`',
   })
 export type Grant = z.output<typeof GrantSchema>
 
@@ -224,5 +226,7 @@ export const ConfigSchema = z.strictObject({
   /** Limits for every policy without its own `rateLimit`; absent: no limit. */
   rateLimit: z.strictObject({ default: RateLimitSchema.optional() }).optional(),
   guardrails: GuardrailsSchema.optional(),
+  /** GitHub Apps whose installation tokens `github` grants hand out. */
+  github: GithubConfigSchema.optional(),
 })
 export type Config = z.output<typeof ConfigSchema>

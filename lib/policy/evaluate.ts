@@ -6,6 +6,7 @@ import {
   SEVERAL_POLICIES_MATCH,
   scopeNotGranted,
 } from './format-denial.js'
+import { githubCoversScopes, githubOffers, parentUrl, resolveGithubGrant } from './github-target.js'
 import type { ClaimCheck, Decision, PolicyRequest, PolicyTrace, ResolvedGrant } from './types.js'
 
 const NONE: readonly never[] = Object.freeze([])
@@ -18,11 +19,22 @@ function unique(a: readonly string[], b: readonly string[] = NONE): readonly str
   return [...set]
 }
 
+/** Policies offering `target`: the exact index, plus `["*"]` github grants of the owner it names. */
+function bucketOf(group: ProviderPolicies, target: string): readonly CompiledPolicy[] | undefined {
+  const exact = group.byTarget.get(target)
+  const parent = group.byGithubOwner.size > 0 ? parentUrl(target) : undefined
+  const wildcard = parent === undefined ? undefined : group.byGithubOwner.get(parent)
+  if (wildcard === undefined) return exact
+  if (exact === undefined) return wildcard
+  // Both: keep config order, which decides between policies.
+  return [...exact, ...wildcard].sort((a, b) => a.index - b.index)
+}
+
 /** The smallest index bucket among the requested targets: only these policies can offer them all. */
 function narrowest(group: ProviderPolicies, targets: readonly string[]): readonly CompiledPolicy[] {
   let best: readonly CompiledPolicy[] | undefined
   for (const target of targets) {
-    const bucket = group.byTarget.get(target)
+    const bucket = bucketOf(group, target)
     if (bucket === undefined) return NONE
     if (best === undefined || bucket.length < best.length) best = bucket
   }
@@ -30,11 +42,15 @@ function narrowest(group: ProviderPolicies, targets: readonly string[]): readonl
 }
 
 function offersAll(policy: CompiledPolicy, targets: readonly string[]): boolean {
-  for (const target of targets) if (!policy.targetSet.has(target)) return false
+  const github = policy.github
+  for (const target of targets) {
+    if (github ? !githubOffers(github, target) : !policy.targetSet.has(target)) return false
+  }
   return true
 }
 
 function coversScopes(policy: CompiledPolicy, scopes: readonly string[] | undefined): boolean {
+  if (policy.github) return githubCoversScopes(policy.github, scopes)
   if (scopes === undefined) return true
   for (const scope of scopes) if (!policy.scopeSet.has(scope)) return false
   return true
@@ -89,6 +105,7 @@ function resolveGrant(
   scopes: readonly string[] | undefined,
 ): ResolvedGrant {
   if (policy.aws) return policy.aws
+  if (policy.github) return resolveGithubGrant(policy.github, targets, scopes)
   return {
     kind: 'token',
     audience: targets.length > 0 ? targets : policy.targets,

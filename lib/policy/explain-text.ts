@@ -73,12 +73,11 @@ function why(check: ClaimCheck, spec: MatcherSpec | undefined, formOnly: Alterna
 
 /** What a policy grants, in one line. */
 export function grantSummary(policy: PolicyConfig): string {
-  const { token, aws } = policy.grant
-  const github = (policy.grant as { github?: { owner?: unknown; repositories?: unknown } }).github
+  const { token, aws, github } = policy.grant
   if (aws) return `role ${aws.roleArn}`
   if (github) {
-    const repos = Array.isArray(github.repositories) ? github.repositories.join(', ') : '?'
-    return `GitHub ${String(github.owner)} repositories ${repos}`
+    const permissions = Object.entries(github.permissions).map(([name, level]) => `${name}:${level}`)
+    return `GitHub ${github.owner}: ${github.repositories.join(', ')} (${permissions.join(' ')}, app ${github.app})`
   }
   if (!token) return 'nothing'
   const audiences = typeof token.audience === 'string' ? [token.audience] : token.audience

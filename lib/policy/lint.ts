@@ -11,6 +11,11 @@ import {
   policyContexts,
   type RawFinding,
 } from './lint-rules-context.js'
+import {
+  githubAllRepositoriesRule,
+  githubPermissionDangerousRule,
+  githubPermissionUnknownRule,
+} from './lint-rules-github.js'
 import { overlappingGrantRule, ttlRule } from './lint-rules-grant.js'
 import { identityUnpinnedRule, nameWithoutIdRule, presenceRoleUnpinnedRule } from './lint-rules-identity.js'
 import { audienceRule, tenantUnpinnedRule } from './lint-rules-provider.js'
@@ -42,6 +47,9 @@ const POLICY_RULES: readonly PolicyRule[] = [
   unknownClaimRule,
   claimTypeRule,
   regexShapeRule,
+  githubPermissionUnknownRule,
+  githubPermissionDangerousRule,
+  githubAllRepositoriesRule,
 ]
 
 /** Compile problems (bad regex, unknown provider, duplicate names) as findings. */

@@ -1,4 +1,5 @@
 import type { AwsGrant } from '../config/schema.js'
+import type { GithubPermissionLevel } from '../github/permissions.js'
 
 /** What the exchange asks the policy engine: a verified subject and the requested target. */
 export interface PolicyRequest {
@@ -22,7 +23,7 @@ export interface PolicyRequest {
     | undefined
 }
 
-export type GrantKind = 'token' | 'aws'
+export type GrantKind = 'token' | 'aws' | 'github'
 
 /** A grant resolved for one request. */
 export type ResolvedGrant =
@@ -35,6 +36,15 @@ export type ResolvedGrant =
       readonly dpop?: 'required' | undefined
     }
   | ({ readonly kind: 'aws' } & AwsGrant)
+  | {
+      readonly kind: 'github'
+      /** The `github.apps[].name` whose installation mints the token. */
+      readonly app: string
+      readonly owner: string
+      /** Repository names the token is narrowed to; '*' = every repository of the installation. */
+      readonly repositories: '*' | readonly string[]
+      readonly permissions: Readonly<Record<string, GithubPermissionLevel>>
+    }
 
 export type MatcherKind = 'exact' | 'any-of' | 'glob' | 'regex'
 export type MismatchReason = 'missing' | 'wrong-type' | 'no-match'

@@ -76,7 +76,8 @@ export function parseTokenRequest(form: FormParams): TokenRequest {
   if (requested !== undefined) {
     if (TOKEN_GRANT_TYPES.has(requested)) {
       tokenType = requested
-      grantKinds = new Set(['token'])
+      // A GitHub installation token is an access token too (never a JWT).
+      grantKinds = new Set(requested === TokenTypes.accessToken ? ['token', 'github'] : ['token'])
     } else if (requested === TokenTypes.awsCredentials) {
       grantKinds = new Set(['aws'])
     } else {
