@@ -125,11 +125,11 @@ describe('compilePolicies: problems with exact paths', () => {
     ])
   })
 
-  it('rejects a grant with neither token nor aws when the schema was bypassed', () => {
+  it('rejects a grant with no token, aws or github kind when the schema was bypassed', () => {
     const config = buildConfig([tokenPolicy('a', { sub: 'x' })])
     const bypassed = { ...config, policies: [{ ...config.policies[0]!, grant: {} }] }
     expect(problems(bypassed)).toEqual([
-      [['policies', 0, 'grant'], 'a grant has exactly one of `token` or `aws`'],
+      [['policies', 0, 'grant'], 'a grant has exactly one of `token`, `aws` or `github`'],
     ])
   })
 
