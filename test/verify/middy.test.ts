@@ -161,6 +161,26 @@ describe('tokenVerifierMiddleware', () => {
     }
   })
 
+  it('refuses a proof for /deploy on a request path that only normalises to /deploy', async () => {
+    const client = proofKey('ES256')
+    const bound = await signAccessToken(issuer.url, signing, {
+      claims: { cnf: { jkt: await jktOf(client.publicJwk) } },
+    })
+    const before = calls
+    for (const rawPath of ['/admin/../deploy', '/admin/%2e%2e/deploy', '/admin\\..\\deploy']) {
+      const proof = await createDpopProof(client.privateJwk as JWK, {
+        method: 'GET',
+        url: 'https://api.example.com/deploy',
+        accessToken: bound,
+      })
+      const event = { ...httpApiEvent({ authorization: `DPoP ${bound}`, dpop: proof }), rawPath }
+      const res = await handlerFor()(event, context())
+      expect(res.statusCode).toBe(401)
+      expect(JSON.parse(res.body).error).toBe('invalid_dpop_proof')
+    }
+    expect(calls).toBe(before)
+  })
+
   it('answers 503 with Retry-After while the issuer is unreachable', async () => {
     issuer.status = 502
     try {
