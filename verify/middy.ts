@@ -68,7 +68,18 @@ function headerOf(event: HttpEventLike, name: string): string | undefined {
   return undefined
 }
 
+/** A host and optional port, nothing more (RFC 3986 reg-name or IP literal). */
+const HOST = /^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+
+/**
+ * The client sends the Host header: a value holding `/`, `?`, `#` or `\` would replace the path the
+ * proof's `htu` is compared with, so such a host gives no URL (every proof then fails). A literal
+ * `?`, `#` or `\` in the path (REST events carry it decoded) stays part of the path.
+ */
 function defaultUrl(event: HttpEventLike): string {
   const host = headerOf(event, 'host') ?? event.requestContext?.domainName ?? ''
-  return `https://${host}${event.rawPath ?? event.path ?? '/'}`
+  if (!HOST.test(host)) return ''
+  const path = event.rawPath ?? event.path ?? '/'
+  const escaped = path.replace(/[?#\\]/g, (c) => encodeURIComponent(c))
+  return `https://${host}${escaped.startsWith('/') ? '' : '/'}${escaped}`
 }

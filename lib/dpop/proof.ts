@@ -28,7 +28,7 @@ const KEY_TYPE: Readonly<Record<DpopAlgorithm, { kty: string; crv?: string }>> =
 export interface ProofExpectations {
   /** The HTTP method of the request carrying the proof. */
   readonly method: string
-  /** The request URL; its query and fragment are ignored (RFC 9449 §4.3). */
+  /** The request URL; its query and fragment are ignored (RFC 9449 §4.3), its path must have no dot segments. */
   readonly url: string
   /** Epoch milliseconds. */
   readonly now: number
@@ -107,7 +107,23 @@ export function proofTarget(url: string): string | undefined {
 
 function sameTarget(htu: string, url: string): boolean {
   const a = proofTarget(htu)
-  return a !== undefined && a === proofTarget(url)
+  return a !== undefined && a === requestTarget(url)
+}
+
+/** The path of a URL as written: after `scheme://authority`, before query and fragment. */
+const WRITTEN_PATH = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\\]*([^?#]*)/
+/** A `.` or `..` segment (plain or percent-encoded), a backslash, a space or a control character. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const UNNORMALISED = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)|[\\\x00-\x20\x7f]/i
+
+/**
+ * The request URL's target, only when its path is already in normal form: normalising `/a/../b`
+ * or `/a\..\b` to `/b` would let a proof for `/b` pass on a request a router answers as `/a/…`.
+ */
+function requestTarget(url: string): string | undefined {
+  const path = WRITTEN_PATH.exec(url)?.[1]
+  if (path === undefined || UNNORMALISED.test(path)) return undefined
+  return proofTarget(url)
 }
 
 /** Unused trailing bits must be zero, so one proof has exactly one spelling. */

@@ -187,6 +187,30 @@ describe('verifyDpopProof: claims', () => {
     expect(await rejects(makeProof(es, { payload: { htu } }))).toMatch(/htu/)
   })
 
+  it.each([
+    'https://sts.example.com/admin/../token',
+    'https://sts.example.com/admin/%2e%2E/token',
+    'https://sts.example.com/./token',
+    'https://sts.example.com/admin\\..\\token',
+    'https://sts.example.com\\token',
+  ])('refuses a request URL %s whose path only normalises to the proof htu', async (url) => {
+    // A router that does not normalise would answer such a request on another path than htu names.
+    expect(await rejects(makeProof(es), { ...expectAt, url })).toMatch(/htu/)
+  })
+
+  it('still ignores dot segments and dots elsewhere in the request URL query and host', async () => {
+    const proof = makeProof(es, { payload: { htu: 'https://sts.example.com/a/../token' } })
+    await expect(
+      verifyDpopProof(proof, { ...expectAt, url: `${TOKEN_URL}?next=/a/../b#../c` }),
+    ).resolves.toBeDefined()
+    await expect(
+      verifyDpopProof(makeProof(es, { payload: { htu: 'https://sts.example.com/.well/..x' } }), {
+        ...expectAt,
+        url: 'https://sts.example.com/.well/..x',
+      }),
+    ).resolves.toBeDefined()
+  })
+
   it.each([undefined, '1780000000', IAT + 0.5, -1, 1e300, IAT - 61, IAT + 61])(
     'refuses iat %s',
     async (iat) => {

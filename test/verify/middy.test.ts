@@ -111,6 +111,76 @@ describe('tokenVerifierMiddleware', () => {
     expect(JSON.parse(wrong.body).error).toBe('invalid_dpop_proof')
   })
 
+  it('refuses a proof for another path smuggled through a Host header holding a path, query or fragment', async () => {
+    const client = proofKey('ES256')
+    const bound = await signAccessToken(issuer.url, signing, {
+      claims: { cnf: { jkt: await jktOf(client.publicJwk) } },
+    })
+    const before = calls
+    for (const host of [
+      'api.example.com/deploy#',
+      'api.example.com/deploy?',
+      'api.example.com/deploy/..',
+      'api.example.com\\deploy#',
+    ]) {
+      const proof = await createDpopProof(client.privateJwk as JWK, {
+        method: 'GET',
+        url: 'https://api.example.com/deploy',
+        accessToken: bound,
+      })
+      const event = {
+        ...httpApiEvent({ authorization: `DPoP ${bound}`, dpop: proof, host }),
+        rawPath: '/admin',
+      }
+      const res = await handlerFor()(event, context())
+      expect(res.statusCode).toBe(401)
+      expect(JSON.parse(res.body).error).toBe('invalid_dpop_proof')
+    }
+    expect(calls).toBe(before)
+  })
+
+  it('refuses a proof for another path when a REST path holds a literal query or fragment delimiter', async () => {
+    const client = proofKey('ES256')
+    const bound = await signAccessToken(issuer.url, signing, {
+      claims: { cnf: { jkt: await jktOf(client.publicJwk) } },
+    })
+    for (const path of ['/deploy?/admin', '/deploy#/admin']) {
+      const proof = await createDpopProof(client.privateJwk as JWK, {
+        method: 'GET',
+        url: 'https://api.example.com/deploy',
+        accessToken: bound,
+      })
+      // A REST API (v1) event: its path arrives decoded, so %3F and %23 reach the handler as ? and #.
+      const event: HttpEventLike = {
+        headers: { Authorization: `DPoP ${bound}`, DPoP: proof, Host: 'api.example.com' },
+        path,
+        httpMethod: 'GET',
+      }
+      const res = await handlerFor()(event, context())
+      expect(res.statusCode).toBe(401)
+    }
+  })
+
+  it('refuses a proof for /deploy on a request path that only normalises to /deploy', async () => {
+    const client = proofKey('ES256')
+    const bound = await signAccessToken(issuer.url, signing, {
+      claims: { cnf: { jkt: await jktOf(client.publicJwk) } },
+    })
+    const before = calls
+    for (const rawPath of ['/admin/../deploy', '/admin/%2e%2e/deploy', '/admin\\..\\deploy']) {
+      const proof = await createDpopProof(client.privateJwk as JWK, {
+        method: 'GET',
+        url: 'https://api.example.com/deploy',
+        accessToken: bound,
+      })
+      const event = { ...httpApiEvent({ authorization: `DPoP ${bound}`, dpop: proof }), rawPath }
+      const res = await handlerFor()(event, context())
+      expect(res.statusCode).toBe(401)
+      expect(JSON.parse(res.body).error).toBe('invalid_dpop_proof')
+    }
+    expect(calls).toBe(before)
+  })
+
   it('answers 503 with Retry-After while the issuer is unreachable', async () => {
     issuer.status = 502
     try {

@@ -124,7 +124,14 @@ function proofTarget(url) {
 }
 function sameTarget(htu, url) {
   const a = proofTarget(htu);
-  return a !== void 0 && a === proofTarget(url);
+  return a !== void 0 && a === requestTarget(url);
+}
+var WRITTEN_PATH = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\\]*([^?#]*)/;
+var UNNORMALISED = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)|[\\\x00-\x20\x7f]/i;
+function requestTarget(url) {
+  const path = WRITTEN_PATH.exec(url)?.[1];
+  if (path === void 0 || UNNORMALISED.test(path)) return void 0;
+  return proofTarget(url);
 }
 function isCanonical(segment) {
   return Buffer.from(segment, "base64url").toString("base64url") === segment;

@@ -32,9 +32,13 @@ function headerOf(event, name) {
   for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === name) return v;
   return void 0;
 }
+var HOST = /^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 function defaultUrl(event) {
   const host = headerOf(event, "host") ?? event.requestContext?.domainName ?? "";
-  return `https://${host}${event.rawPath ?? event.path ?? "/"}`;
+  if (!HOST.test(host)) return "";
+  const path = event.rawPath ?? event.path ?? "/";
+  const escaped = path.replace(/[?#\\]/g, (c) => encodeURIComponent(c));
+  return `https://${host}${escaped.startsWith("/") ? "" : "/"}${escaped}`;
 }
 export {
   tokenVerifierMiddleware
