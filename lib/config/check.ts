@@ -1,5 +1,5 @@
 import type * as z from 'zod'
-import { awsGrantIssues } from '../credentials/aws-session.js'
+import { awsGrantIssues } from './aws-grant.js'
 import type { Config } from './schema.js'
 
 /** A validated config and where it came from; what the broker needs, whatever the source format. */
