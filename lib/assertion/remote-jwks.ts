@@ -5,7 +5,7 @@ import { fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'
 import { parseJsonStrict } from '../json/strict-json.js'
 import { importJwk, pickKey, type VerificationKey } from './jwk-keys.js'
 
-/** Tunables; defaults are DESIGN "JWKS" (binding). Tests shorten the timeout. */
+/** Tunables; defaults are docs/design.md "JWKS". Tests shorten the timeout. */
 export interface RemoteJwksOptions {
   /** Minimum spacing of network attempts outside the TTL schedule (unknown kid, after a failure). */
   readonly cooldownMs: number
@@ -67,7 +67,7 @@ interface Entry {
 }
 
 /**
- * Per-issuer cache of verification keys (DESIGN "JWKS"): TTL-fresh sets, one shared in-flight
+ * Per-issuer cache of verification keys (docs/design.md "JWKS"): TTL-fresh sets, one shared in-flight
  * fetch per issuer, unknown-`kid` refetch at most once per cooldown, stale sets served while the
  * issuer is unreachable, keys imported once per fetch. Key material only ever comes from the
  * configured source, never from a token.

@@ -1,6 +1,6 @@
 import { DeadlineExceeded } from '../errors.js'
 /**
- * Shared AWS SDK client settings (DESIGN "AWS endpoints"): at most 3 attempts including SDK
+ * Shared AWS SDK client settings (docs/design.md "AWS calls"): at most 3 attempts including SDK
  * retries, 2 s per attempt, all within a 5 s deadline, so an exchange whose dependency does not
  * answer gets its 503 within 5 s. Endpoints come from the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>`
  * variables (or an injected client), never from here.

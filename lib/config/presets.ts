@@ -1,6 +1,6 @@
 /**
- * Provider presets: issuer defaults and the claims that pin one workload (DESIGN "Presets and
- * identity claims"). `knownClaims` feeds the lint rule for misspelt claim names.
+ * Provider presets: issuer defaults and the claims that pin one workload (docs/policies.md
+ * "Presets"). `knownClaims` feeds the lint rule for misspelt claim names.
  */
 export interface Preset {
   readonly issuer?: string
@@ -206,7 +206,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   gcp: GCP_INSTANCE,
 }
 
-/** Identity claims of the non-OIDC provider kinds (DESIGN "Presets and identity claims"). */
+/** Identity claims of the non-OIDC provider kinds (docs/policies.md "Presets"). */
 export const KIND_IDENTITY_CLAIMS: Readonly<Record<'aws-iam' | 'aws-ec2' | 'azure-imds', readonly string[]>> =
   {
     'aws-iam': ['sub', 'arn', 'role', 'principal_id'],
