@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
-import { MAX_TAGS, packSessionPolicy, parseTemplate, tagKeyProblem } from '../config/aws-grant.js'
-import type { AwsGrant } from '../config/schema.js'
+import { parseTemplate } from '../config/aws-grant.js'
 import { InvalidTarget, TemplateError } from '../errors.js'
 
 /**
