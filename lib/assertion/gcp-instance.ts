@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { GCP_INSTANCE_FIELDS } from '../config/presets.js'
 import type { OidcProviderConfig } from '../config/providers/oidc.js'
 import { InvalidRequest } from '../errors.js'
 
@@ -57,16 +58,6 @@ export function checkGcpInstance(
   return gcpInstanceClaims(payload)
 }
 
-/** The instance fields a policy may match at top level. */
-const INSTANCE_FIELDS = [
-  'instance_id',
-  'instance_name',
-  'project_id',
-  'project_number',
-  'zone',
-  'instance_creation_timestamp',
-] as const
-
 function computeEngineOf(payload: Readonly<Record<string, unknown>>): unknown {
   const google = payload.google
   return typeof google === 'object' && google !== null && !Array.isArray(google)
@@ -83,7 +74,7 @@ export function gcpInstanceClaims(payload: Readonly<Record<string, unknown>>): R
   const engine = computeEngineOf(payload)
   if (typeof engine !== 'object' || engine === null || Array.isArray(engine)) return { ...payload }
   const claims: Record<string, unknown> = { ...payload }
-  for (const field of INSTANCE_FIELDS) {
+  for (const field of GCP_INSTANCE_FIELDS) {
     const value = (engine as Record<string, unknown>)[field]
     if (value !== undefined) claims[field] = value
   }

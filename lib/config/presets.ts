@@ -33,6 +33,16 @@ export type PresetName = (typeof PRESET_NAMES)[number]
 
 const STANDARD_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']
 
+/** The signed `google.compute_engine` fields a GCP instance token also carries at top level. */
+export const GCP_INSTANCE_FIELDS = [
+  'instance_id',
+  'instance_name',
+  'project_id',
+  'project_number',
+  'zone',
+  'instance_creation_timestamp',
+] as const
+
 const GCP_INSTANCE: Preset = {
   issuer: 'https://accounts.google.com',
   issuerAliases: ['accounts.google.com'],
@@ -58,12 +68,7 @@ const GCP_INSTANCE: Preset = {
     'azp',
     'email',
     'email_verified',
-    'instance_id',
-    'instance_name',
-    'project_id',
-    'project_number',
-    'zone',
-    'instance_creation_timestamp',
+    ...GCP_INSTANCE_FIELDS,
     'google.compute_engine.instance_id',
     'google.compute_engine.instance_name',
     'google.compute_engine.project_id',
