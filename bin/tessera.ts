@@ -13,6 +13,7 @@ const USAGE = `usage: tessera <command> [options]
   dev-token --sub S [--claim k=v | k:=json]… [--aud A] [--url U] [--ttl 5m]
   policy lint [F] [--format human|json|github]
   policy explain [F] --token T|@file|- [--audience A]… [--resource R]… [--verify]
+  policy test [F] [--tests PATH] [--format human|json|github]
   exchange [--url U] (--token T|@file|- | --aws-iam [--server-id ID] [--region R] | --instance aws|azure|gcp [--caller-identity])
            (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]
   instance list [--config F] [--json]

@@ -8,10 +8,13 @@ import type { Config, ProviderConfig } from './config/schema.js'
 import { type AnyMinter, type Minter, mintersByKind } from './credentials/minter.js'
 import { createTokenMinter } from './credentials/token-minter.js'
 import { ConfigError, PolicyCompileError } from './errors.js'
+import { UsageRecorder } from './inventory/usage.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
+import { guardrailsNeedRegexEngine } from './policy/guardrails.js'
 import { matcherNeedsRegexEngine } from './policy/matchers.js'
+import { createRateLimiter, type RateLimiter } from './policy/rate-limit.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
 import type { GrantKind } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
@@ -36,6 +39,10 @@ export interface Broker {
   readonly metrics: Telemetry
   /** Revocations (kill switch): checked after the policy decision and by introspection. */
   readonly revocations: RevocationList
+  /** Per-identity rate limits; absent when no policy is limited. */
+  readonly rateLimiter?: RateLimiter | undefined
+  /** Usage records for the inventory (aggregated in memory, flushed off the request path); absent when disabled. */
+  readonly usage?: UsageRecorder | undefined
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -49,6 +56,8 @@ export interface BrokerOptions {
   readonly baseDir?: string
   readonly onJwksFetch?: (issuer: string) => void
   readonly metrics?: Telemetry
+  /** Record usage for `/inventory` (default true; benchmarks compare with it off). */
+  readonly recordUsage?: boolean
 }
 
 /** Compiles policies, reporting every problem with its config location (path only without one). */
@@ -71,7 +80,10 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   const { config } = loaded
   const now = opts.now ?? Date.now
   // Lambda bundles load the regex engine on demand: only regexes and non-prefix globs need it.
-  if (config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)))
+  if (
+    config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)) ||
+    guardrailsNeedRegexEngine(config.guardrails)
+  )
     await loadRegexEngine()
   const policies = compileConfigPolicies(loaded)
   const table = opts.table ?? openStateTable(config.store, { now })
@@ -110,6 +122,12 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   }
   const minters = await createMinters(config, keys, now)
   const revocations = new RevocationList(table, { now })
+  const rateLimiter = createRateLimiter(config, table)
+  const usage =
+    opts.recordUsage === false
+      ? undefined
+      : new UsageRecorder(table, { now, onError: () => metrics.count('store_errors', { source: 'usage' }) })
+  usage?.start()
   return {
     config,
     issuer: config.issuer,
@@ -122,6 +140,8 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     metrics,
     minters,
     revocations,
+    rateLimiter,
+    usage,
   }
 }
 

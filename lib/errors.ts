@@ -238,6 +238,8 @@ export class PolicyCompileError extends Error {
   constructor(
     readonly path: readonly (string | number)[],
     message: string,
+    /** The lint rule reporting it, when it is more specific than `invalid-policy` (guardrails). */
+    readonly rule?: string,
   ) {
     super(message)
     this.name = 'PolicyCompileError'
@@ -277,5 +279,30 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message)
     this.name = 'UsageError'
+  }
+}
+
+/** 408: the client did not send the whole request (headers or body) in time. */
+export class RequestTimeout extends BrokerError {
+  constructor() {
+    super('invalid_request', 408, 'the request was not received in time')
+  }
+}
+
+/** 431: the request headers exceed the server's limit. */
+export class RequestHeadersTooLarge extends BrokerError {
+  constructor() {
+    super('invalid_request', 431, 'the request headers are too large')
+  }
+}
+
+/** Raised by `tessera policy test` for a test file that does not read or validate; names file and test. */
+export class PolicyTestFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`${file}: invalid policy test file\n${issues.map((i) => `  - ${i}`).join('\n')}`)
+    this.name = 'PolicyTestFileError'
   }
 }

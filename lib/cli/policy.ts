@@ -8,6 +8,7 @@ import { FormParams } from '../http/form.js'
 import { type Finding, hasLintErrors, lintConfig } from '../policy/lint.js'
 import { formatFindings, LINT_FORMATS, type LintFormat } from '../policy/lint-format.js'
 import { decodeToken, explainToken, providerForIssuer } from './policy-explain.js'
+import { runPolicyTest } from './policy-test.js'
 import { readTokenArg } from './token-arg.js'
 
 /** Streams and dependencies of the policy commands (injected by tests). */
@@ -22,9 +23,12 @@ export interface PolicyIo {
 
 const USAGE = `usage: tessera policy lint [F] [--format human|json|github]
        tessera policy explain [F] --token T|@file|- [--audience A]… [--resource R]… [--verify]
+       tessera policy test [F] [--tests PATH] [--format human|json|github]
 
   F defaults to the built-in example config (as for tessera serve).
   lint exits 1 when there are errors; explain exits 1 when the broker would refuse the token.
+  test runs F's policy tests (default: <F name>.test.yaml or tessera.test.yaml beside F, or every
+  *.test.yaml under PATH) and exits 1 when one fails, 2 when a config or test file is invalid.
 `
 
 /** The base URL the built-in example uses when no config is given (serve's default). */
@@ -151,6 +155,7 @@ export async function runPolicy(argv: string[], io: Partial<PolicyIo> = {}): Pro
   try {
     if (command === 'lint') return await runLint(rest, full)
     if (command === 'explain') return await runExplain(rest, full)
+    if (command === 'test') return await runPolicyTest(rest, { ...full, load, configFile })
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       full.stdout.write(USAGE)
       return command === undefined ? 2 : 0

@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { exchangeToken } from '../token/exchange.js'
 import { healthEndpoint } from './health.js'
 import { introspect } from './introspect.js'
+import { inventoryEndpoint } from './inventory.js'
 import { jwksEndpoint } from './jwks.js'
 import { metadataEndpoint } from './metadata.js'
 import { nonceEndpoint } from './nonce.js'
@@ -47,10 +48,11 @@ export const ENDPOINTS = [
     paths: ['/token'],
     methods: ['POST'],
     core: exchangeToken,
-    // Replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure nonce PutItem;
-    // an aws-iam caller's GetCallerIdentity is sent with the caller's own signature.
+    // Replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure nonce PutItem,
+    // usage records UpdateItem; an aws-iam caller's GetCallerIdentity is sent with the caller's own
+    // signature.
     aws: {
-      dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+      dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       kms: ['kms:Sign', ...KEY_RING],
       sts: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
     },
@@ -88,6 +90,16 @@ export const ENDPOINTS = [
       dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
       kms: KEY_RING,
     },
+  },
+  {
+    name: 'inventory',
+    paths: ['/inventory'],
+    methods: ['GET'],
+    core: inventoryEndpoint,
+    adminScope: 'tessera:inventory',
+    // The usage, binding and revocation partitions. On Lambda this function records no usage of its
+    // own (token does), so it has nothing pending to write first.
+    aws: { dynamodb: ['dynamodb:Query'], kms: KEY_RING },
   },
   {
     name: 'health',

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createPublicKey, type JsonWebKey, randomBytes } from 'node:crypto'
 import { importJWK, type JWK, SignJWT } from 'jose'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
@@ -14,9 +14,19 @@ export function devIssuerUrl(brokerUrl: string): string {
   return `${brokerUrl.replace(/\/+$/, '')}${DEV_ISSUER_PATH}`
 }
 
-function publicOf(jwk: JWK): JWK {
-  const { d: _d, ...pub } = jwk
-  return { ...pub, use: 'sig' }
+/**
+ * The public half of a private JWK, derived by the crypto library rather than by deleting private
+ * members: an RSA key file also holds `p`, `q`, `dp`, `dq`, `qi` (and possibly `oth`), and any
+ * member nobody thought of would otherwise be published too.
+ */
+export function publicJwkOf(jwk: JWK): JWK {
+  const pub = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ format: 'jwk' })
+  return {
+    ...(pub as JWK),
+    ...(jwk.kid === undefined ? {} : { kid: jwk.kid }),
+    ...(jwk.alg === undefined ? {} : { alg: jwk.alg }),
+    use: 'sig',
+  }
 }
 
 /**
@@ -25,7 +35,7 @@ function publicOf(jwk: JWK): JWK {
  */
 export async function devIssuerRoutes(brokerUrl: string, keyFile = DEV_ISSUER_KEY_FILE): Promise<LocalExtra> {
   const issuer = devIssuerUrl(brokerUrl)
-  const jwks = { keys: [publicOf(await loadOrCreateKeyFile(keyFile, 'ES256'))] }
+  const jwks = { keys: [publicJwkOf(await loadOrCreateKeyFile(keyFile, 'ES256'))] }
   const discovery = {
     issuer,
     jwks_uri: `${issuer}/jwks.json`,

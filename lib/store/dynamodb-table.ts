@@ -11,7 +11,14 @@ import {
 import * as z from 'zod'
 import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
 import { DependencyThrottled, StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
-import type { AttrValue, IncrementOptions, StateItem, StateTable, WriteCondition } from './types.js'
+import type {
+  AttrValue,
+  IncrementOptions,
+  MergeUpdate,
+  StateItem,
+  StateTable,
+  WriteCondition,
+} from './types.js'
 
 /**
  * Item encoding (docs/design.md "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
@@ -192,6 +199,59 @@ export class DynamoDbTable implements StateTable {
       if (await this.put(fresh, { ifAbsent: true })) return 1
     }
     throw new StoreUnavailable(`DynamoDB counter ${pk}/${sk} is contended`)
+  }
+
+  /** One UpdateItem: `SET` for set/setOnce (if_not_exists), `ADD` for counters. */
+  async merge(pk: string, sk: string, update: MergeUpdate): Promise<void> {
+    const names: Record<string, string> = {}
+    const values: Record<string, AttributeValue> = { ':exp': encodeValue('expiresAt', update.expiresAt) }
+    const sets = ['expiresAt = :exp']
+    const adds: string[] = []
+    let i = 0
+    const bind = (name: string, value: AttrValue) => {
+      if (RESERVED.has(name)) throw new TypeError(`attribute name ${name} is reserved by the state table`)
+      names[`#m${i}`] = name
+      values[`:m${i}`] = encodeValue(name, value)
+      return i++
+    }
+    for (const [name, v] of Object.entries(update.set ?? {})) {
+      const n = bind(name, v)
+      sets.push(`#m${n} = :m${n}`)
+    }
+    for (const [name, v] of Object.entries(update.setOnce ?? {})) {
+      const n = bind(name, v)
+      sets.push(`#m${n} = if_not_exists(#m${n}, :m${n})`)
+    }
+    for (const [name, v] of Object.entries(update.add ?? {})) {
+      const n = bind(name, v)
+      adds.push(`#m${n} :m${n}`)
+    }
+    values[':now'] = { N: String(this.#nowSeconds()) }
+    const write = (abortSignal: AbortSignal) =>
+      this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: encodeKey(pk, sk),
+          UpdateExpression: `SET ${sets.join(', ')}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+          // An expired item TTL has not deleted yet must not lend its old counts: it is removed first.
+          ConditionExpression: 'attribute_not_exists(expiresAt) OR expiresAt > :now',
+          ...(i > 0 ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+        }),
+        { abortSignal },
+      )
+    if (await this.#conditional('UpdateItem', write)) return
+    // The item is expired but not yet deleted by TTL: replace it as if it were absent, unless another
+    // writer revived it meanwhile (then merge into that one).
+    const fresh: StateItem = {
+      pk,
+      sk,
+      expiresAt: update.expiresAt,
+      attrs: { ...update.setOnce, ...update.set, ...update.add },
+    }
+    if (await this.put(fresh, { ifAbsent: true })) return
+    if (!(await this.#conditional('UpdateItem', write)))
+      throw new StoreUnavailable(`DynamoDB item ${pk}/${sk} could not be merged`)
   }
 
   #nowSeconds(): number {

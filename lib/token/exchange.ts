@@ -26,7 +26,7 @@ type Allow = Extract<Decision, { allow: true }>
  */
 export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
-  const record = startExchangeRecord(broker, req.requestId)
+  const record = startExchangeRecord(broker, req.requestId, req.sourceIp)
   const { request, form } = await record.step({}, () => parse(req))
   const presented = { subjectTokenType: request.subjectTokenType, subjectToken: request.subjectToken }
   const subject = await record.step(presented, () => verify(broker, request, form, req))
@@ -34,7 +34,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const decision = await record.step(verified, () => decide(broker, request, subject))
   const decided = { ...verified, trace: decision.trace }
   const allowed = await record.step(decided, () => permit(decision))
-  const permitted = { ...decided, policy: allowed.policy }
+  const permitted = { ...decided, policy: allowed.policy, grant: allowed.grant }
   await record.step(permitted, () => limit(broker, allowed, subject))
   await record.step(permitted, () => consume(broker, subject))
   await record.step(permitted, () => guard(broker, allowed, subject))
@@ -92,8 +92,10 @@ function permit(decision: Decision): Allow {
 }
 
 /** Per-identity rate limit: runs before `consume`, so a refused request keeps its subject token. */
-function limit(_broker: Broker, _decision: Allow, _subject: VerifiedSubject): void {
-  // No policy sets a rate limit yet; the step holds its place in the order.
+async function limit(broker: Broker, decision: Allow, subject: VerifiedSubject): Promise<void> {
+  if (!broker.rateLimiter) return
+  const key = { policy: decision.policy, provider: subject.provider, sub: subject.sub }
+  await guardStore(broker, broker.rateLimiter.take(key, broker.now()))
 }
 
 /** Replay protection: a single-use subject token is consumed here, once. */

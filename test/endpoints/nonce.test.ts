@@ -82,6 +82,7 @@ describe('POST /nonce handler', () => {
       delete: () => Promise.reject(new StoreUnavailable('down')),
       query: () => Promise.reject(new StoreUnavailable('down')),
       increment: () => Promise.reject(new StoreUnavailable('down')),
+      merge: () => Promise.reject(new StoreUnavailable('down')),
     }
     const res = await call(down)
     expect(res.statusCode).toBe(503)

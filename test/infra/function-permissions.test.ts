@@ -22,6 +22,7 @@ const ACTION = {
   query: 'dynamodb:Query',
   delete: 'dynamodb:DeleteItem',
   increment: 'dynamodb:UpdateItem',
+  merge: 'dynamodb:UpdateItem',
 } as const
 
 const used = { dynamodb: new Set<string>(), signs: 0 }
@@ -48,6 +49,10 @@ function recordingTable(inner: StateTable): StateTable {
     increment(pk, sk, attr, opts) {
       record('increment')
       return inner.increment(pk, sk, attr, opts)
+    },
+    merge(pk, sk, update) {
+      record('merge')
+      return inner.merge(pk, sk, update)
     },
   }
 }
