@@ -1,5 +1,6 @@
 import { createRoutes } from '../functions/routes.js'
 import { runDevToken } from '../lib/cli/dev-token.js'
+import { runDpopProof } from '../lib/cli/dpop-proof.js'
 import { runExchange } from '../lib/cli/exchange.js'
 import { runInstance } from '../lib/cli/instance.js'
 import { lintStartupCheck, runPolicy } from '../lib/cli/policy.js'
@@ -15,7 +16,8 @@ const USAGE = `usage: tessera <command> [options]
   policy explain [F] --token T|@file|- [--audience A]… [--resource R]… [--verify]
   policy test [F] [--tests PATH] [--format human|json|github]
   exchange [--url U] (--token T|@file|- | --aws-iam [--server-id ID] [--region R] | --instance aws|azure|gcp [--caller-identity])
-           (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]
+           (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process] [--dpop-key F]
+  dpop-proof --key F --method M --url U [--token T|@file|-]
   instance list [--config F] [--json]
   instance reset <instance-id> [--config F]
   revoke --url U --admin-token T|@file (--token T | --sub S --provider P | --policy N) [--lift]
@@ -42,6 +44,9 @@ async function main(argv: string[]): Promise<number> {
       return 0
     case 'exchange':
       process.stdout.write(`${await runExchange(rest)}\n`)
+      return 0
+    case 'dpop-proof':
+      process.stdout.write(`${await runDpopProof(rest)}\n`)
       return 0
     case undefined:
     case 'help':

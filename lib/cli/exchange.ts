@@ -11,7 +11,7 @@ const CLOUDS = ['aws', 'azure', 'gcp'] as const
 
 /**
  * `tessera exchange --url U (--token T|@file|- | --aws-iam | --instance aws|azure|gcp [--caller-identity])
- *  (--audience A | --resource R) [--scope S] [--format …]`.
+ *  (--audience A | --resource R) [--scope S] [--format …] [--dpop-key F]`.
  * Returns what to print on stdout; never writes credentials to disk.
  */
 export async function runExchange(argv: string[]): Promise<string> {
@@ -31,6 +31,7 @@ export async function runExchange(argv: string[]): Promise<string> {
       scope: { type: 'string' },
       'requested-token-type': { type: 'string' },
       format: { type: 'string', default: 'json' },
+      'dpop-key': { type: 'string' },
     },
     strict: true,
   })
@@ -54,7 +55,15 @@ export async function runExchange(argv: string[]): Promise<string> {
     requestedTokenType: values['requested-token-type'] ?? (wantsAws ? TokenTypes.awsCredentials : undefined),
   }
   const endpoint = await discoverEndpoint(values.url, 'token_endpoint')
-  return formatResult(await requestExchange(endpoint, params), format)
+  const dpopProof =
+    values['dpop-key'] === undefined ? undefined : await tokenProof(values['dpop-key'], endpoint)
+  return formatResult(await requestExchange(endpoint, { ...params, dpopProof }), format)
+}
+
+/** A DPoP proof for the token endpoint with the key in `file` (a private JWK, created 0600 if absent). */
+async function tokenProof(file: string, tokenEndpoint: string): Promise<string> {
+  const { createDpopProof, loadOrCreateDpopKey } = await import('../client/dpop.js')
+  return createDpopProof(await loadOrCreateDpopKey(file), { method: 'POST', url: tokenEndpoint })
 }
 
 async function subject(values: {

@@ -12,6 +12,8 @@ export interface ExchangeParams {
   readonly requestedTokenType?: string | undefined
   /** Extra form parameters some kinds need (e.g. `nonce`). */
   readonly extra?: Readonly<Record<string, string>> | undefined
+  /** A DPoP proof for POST to the token endpoint (RFC 9449): the token is then bound to its key. */
+  readonly dpopProof?: string | undefined
 }
 
 const TIMEOUT_MS = 10_000
@@ -38,7 +40,11 @@ export async function requestExchange(
   for (const [k, v] of Object.entries(p.extra ?? {})) form.set(k, v)
   const res = await fetchImpl(tokenEndpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      ...(p.dpopProof === undefined ? {} : { dpop: p.dpopProof }),
+    },
     body: form.toString(),
     signal: AbortSignal.timeout(TIMEOUT_MS),
     redirect: 'error',

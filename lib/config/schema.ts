@@ -75,6 +75,8 @@ export const TokenGrantSchema = z.strictObject({
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   scopes: z.array(ScopeTokenSchema).default([]),
   ttl: boundedDuration(60, 12 * 3600).default(600),
+  /** `required`: only a request with a DPoP proof gets this token (RFC 9449); default optional. */
+  dpop: z.enum(['required', 'optional']).optional(),
 })
 export type TokenGrant = z.output<typeof TokenGrantSchema>
 
