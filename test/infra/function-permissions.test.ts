@@ -186,8 +186,10 @@ describe('each function calls only what its IAM role allows', () => {
   })
 
   it('introspect: reads the revocation list with Query only, and signs nothing', async () => {
-    // The revocation above invalidated the cached list: this call reads it again.
+    // A revocation updates this instance's cached list in place; a lift drops it, so the
+    // introspection below reads the list again.
     await usage(adminPost('/revoke', { policy: 'fleet' }))
+    await usage(adminPost('/revoke', { policy: 'fleet', lift: 'true' }))
     const r = await usage(adminPost('/introspect', { token: admin }))
     expect(r.status).toBe(200)
     expect(r.dynamodb).toEqual(['dynamodb:Query'])
