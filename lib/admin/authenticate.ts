@@ -14,7 +14,7 @@ export type AdminScope = 'tessera:introspect' | 'tessera:revoke' | 'tessera:inve
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
 
 /**
- * Authenticates an admin call (DESIGN "Admin calls"): `Authorization: Bearer <Tessera access token>`
+ * Authenticates an admin call (docs/operations.md "Admin calls"): `Authorization: Bearer <Tessera access token>`
  * signed by this broker's own keys, `aud` naming the broker's issuer, unrevoked, with `scope`
  * holding `scope`. Missing or invalid => 401 InvalidToken; valid but without the scope => 403.
  */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import * as z from 'zod'
 import { InvalidRequest } from '../errors.js'
 import { parseJsonStrict } from '../json/strict-json.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 
 /**
  * The `aws-sigv4` subject token: base64url (no padding) JSON `{method, url, headers, body}` of a
@@ -83,12 +84,8 @@ export function decodeSignedRequest(token: string): PresentedRequest {
   if (!bytes || bytes.toString('base64url') !== token) {
     throw new InvalidRequest('subject_token is not base64url (without padding) of a signed request')
   }
-  let text: string
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    throw new InvalidRequest('subject_token does not decode to UTF-8 text')
-  }
+  const text = decodeUtf8(bytes)
+  if (text === undefined) throw new InvalidRequest('subject_token does not decode to UTF-8 text')
   let json: unknown
   try {
     json = parseJsonStrict(text)

@@ -1,4 +1,4 @@
-/** Token type URIs (RFC 8693 §3 and Tessera's own, DESIGN "Subject (and actor) token types"). */
+/** Token type URIs (RFC 8693 §3 and Tessera's own; docs/design.md "Contract names"). */
 export const TokenTypes = {
   jwt: 'urn:ietf:params:oauth:token-type:jwt',
   idToken: 'urn:ietf:params:oauth:token-type:id_token',

@@ -9,6 +9,9 @@ import {
   parseAuditText,
   parseTimeBound,
 } from '../audit/query.js'
+import { UsageError } from '../errors.js'
+import { readCapped } from '../http/read-capped.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 import { formatTable } from './format-table.js'
 
 /** Audit input is read whole; past this it is refused (split the export by time instead). */
@@ -40,19 +43,14 @@ const defaultIo: AuditQueryIo = {
   out: (text) => process.stdout.write(text),
   err: (line) => process.stderr.write(`${line}\n`),
   readStdin: async () => {
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of process.stdin) {
-      size += (chunk as Buffer).length
-      if (size > MAX_INPUT_BYTES) throw new Error(`standard input exceeds ${MAX_INPUT_BYTES} bytes`)
-      chunks.push(chunk as Buffer)
-    }
-    return Buffer.concat(chunks).toString('utf8')
+    const bytes = await readCapped(process.stdin, MAX_INPUT_BYTES)
+    if (bytes === undefined) throw new Error(`standard input exceeds ${MAX_INPUT_BYTES} bytes`)
+    const text = decodeUtf8(bytes)
+    if (text === undefined) throw new Error('standard input is not UTF-8 text')
+    return text
   },
   now: Date.now,
 }
-
-class UsageError extends Error {}
 
 /** `tessera audit query`: exit 0 (also when nothing matches), 1 unreadable input, 2 usage. */
 export async function runAuditQuery(argv: string[], io: AuditQueryIo = defaultIo): Promise<number> {

@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import * as z from 'zod'
 import { parseDuration } from '../config/duration.js'
-import { isLoopbackHost } from '../config/url.js'
+import { urlProblem } from '../config/url.js'
+import { UsageError } from '../errors.js'
 import { inventoryFindings } from '../inventory/findings.js'
 import { renderInventoryHtml } from '../inventory/render-html.js'
 import { renderInventoryCsv, renderInventoryTable } from '../inventory/render-text.js'
@@ -37,8 +38,6 @@ const defaultIo: InventoryIo = {
   out: (text) => process.stdout.write(text),
   err: (line) => process.stderr.write(`${line}\n`),
 }
-
-class UsageError extends Error {}
 
 /** `tessera inventory`: exit 0 printed, 1 refused or unreachable, 2 usage. Never prints the admin token. */
 export async function runInventory(argv: string[], io: InventoryIo = defaultIo): Promise<number> {
@@ -130,17 +129,8 @@ async function parseInventoryArgs(argv: string[]) {
   if (unused === undefined || unused === 0)
     throw new UsageError('--unused takes a duration such as 30d or 12h')
   const url = values.url.replace(/\/+$/, '')
-  let parsedUrl: URL
-  try {
-    parsedUrl = new URL(url)
-  } catch {
-    throw new UsageError(`--url ${url} is not a URL`)
-  }
-  if (
-    parsedUrl.protocol !== 'https:' &&
-    !(parsedUrl.protocol === 'http:' && isLoopbackHost(parsedUrl.hostname))
-  )
-    throw new UsageError('--url must use https (plain http only for loopback hosts)')
+  const problem = urlProblem(url, '--url')
+  if (problem) throw new UsageError(problem)
   const adminToken = await readTokenArg(values['admin-token'])
   return { url, adminToken, unused, format, out: values.out } as const
 }

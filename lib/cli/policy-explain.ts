@@ -2,8 +2,9 @@
  * `tessera policy explain`: decode (optionally verify) a token locally and show, per policy of
  * its provider and per claim condition, what matched and why not. Never contacts the broker.
  */
+import { decodeJwt, issuersOf } from '../assertion/decode-jwt.js'
+import { gcpInstanceClaims, isGcpInstanceProvider } from '../assertion/gcp-instance.js'
 import type { Config, ProviderConfig } from '../config/schema.js'
-import { parseJsonStrict } from '../json/strict-json.js'
 import { compilePolicies } from '../policy/compile.js'
 import { explainClaims, painter, show } from '../policy/explain-text.js'
 
@@ -25,48 +26,24 @@ export interface DecodedToken {
   readonly payload: Record<string, unknown>
 }
 
-/** Decodes a compact JWS without verifying it; throws Error with a readable message. */
+/** Decodes a compact JWS without verifying it, exactly as the broker's oidc verifier does. */
 export function decodeToken(token: string): DecodedToken {
-  const parts = token.split('.')
-  if (parts.length === 5) throw new Error('the token is encrypted (JWE); explain needs a signed JWT')
-  if (parts.length !== 3) throw new Error('the token is not a JWT (expected three dot-separated segments)')
-  const object = (segment: string, what: string): Record<string, unknown> => {
-    let value: unknown
-    try {
-      value = parseJsonStrict(Buffer.from(segment, 'base64url').toString('utf8'))
-    } catch {
-      throw new Error(`the token ${what} is not valid JSON (or a member name repeats)`)
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new Error(`the token ${what} is not a JSON object`)
-    }
-    return value as Record<string, unknown>
-  }
-  return { header: object(parts[0] ?? '', 'header'), payload: object(parts[1] ?? '', 'payload') }
+  const { header, payload } = decodeJwt(token, 'the token')
+  return { header, payload }
 }
 
 /** The OIDC provider trusting exactly this `iss` (providers are selected by exact issuer). */
 export function providerForIssuer(config: Config, iss: unknown): ProviderConfig | undefined {
   if (typeof iss !== 'string') return undefined
-  return config.providers.find(
-    (p) => p.kind === 'oidc' && (p.issuer === iss || p.issuerAliases.includes(iss)),
-  )
+  return config.providers.find((p) => p.kind === 'oidc' && issuersOf(p).includes(iss))
 }
 
-/** GCP instance tokens: the verifier also exposes google.compute_engine.* at top level; mirror it. */
+/** The claims the broker decides on for this provider (GCP instance fields flattened as the verifier does). */
 export function withGcpFlattening(
   provider: ProviderConfig,
   payload: Record<string, unknown>,
 ): Record<string, unknown> {
-  if (provider.kind !== 'oidc' || (provider.preset !== 'gcp' && provider.preset !== 'gcp-instance'))
-    return payload
-  const google = payload.google
-  const engine =
-    typeof google === 'object' && google !== null
-      ? (google as Record<string, unknown>).compute_engine
-      : undefined
-  if (typeof engine !== 'object' || engine === null || Array.isArray(engine)) return payload
-  return { ...(engine as Record<string, unknown>), ...payload }
+  return provider.kind === 'oidc' && isGcpInstanceProvider(provider) ? gcpInstanceClaims(payload) : payload
 }
 
 function relative(seconds: number): string {
@@ -118,9 +95,7 @@ export function explainToken(input: ExplainInput): { text: string; allowed: bool
     lines.push(`signature  ${paint('bad', `verification FAILED: ${verified.error}`)}`)
   else lines.push(`signature  ${paint('ok', 'verified')} (signature, issuer, audience and lifetime)`)
   if (!provider) {
-    const trusted = input.config.providers.flatMap((p) =>
-      p.kind === 'oidc' ? [p.issuer, ...p.issuerAliases] : [],
-    )
+    const trusted = input.config.providers.flatMap((p) => (p.kind === 'oidc' ? issuersOf(p) : []))
     lines.push(`provider   ${paint('bad', `none: no oidc provider trusts issuer ${show(payload.iss)}`)}`)
     lines.push(`           trusted issuers: ${trusted.join(', ') || '(none)'}`)
     return { text: `${lines.join('\n')}\n`, allowed: false }

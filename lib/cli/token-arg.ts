@@ -1,4 +1,6 @@
 import { createReadStream } from 'node:fs'
+import { readCapped } from '../http/read-capped.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 
 const MAX_TOKEN_BYTES = 1024 * 1024
 
@@ -17,16 +19,9 @@ export async function readTokenArg(
 }
 
 async function readStream(stream: NodeJS.ReadableStream, what: string): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of stream) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)
-    size += buf.length
-    if (size > MAX_TOKEN_BYTES) {
-      if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy()
-      throw new Error(`${what} is larger than 1 MiB`)
-    }
-    chunks.push(buf)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+  const bytes = await readCapped(stream as AsyncIterable<Uint8Array | string>, MAX_TOKEN_BYTES)
+  if (bytes === undefined) throw new Error(`${what} is larger than 1 MiB`)
+  const text = decodeUtf8(bytes)
+  if (text === undefined) throw new Error(`${what} is not UTF-8 text`)
+  return text
 }

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { isLoopbackHost } from '../config/url.js'
+import { urlProblem } from '../config/url.js'
 
 const TIMEOUT_MS = 10_000
 export type EndpointName = 'token_endpoint' | 'revocation_endpoint' | 'introspection_endpoint'
@@ -28,9 +28,10 @@ export async function discoverEndpoint(
   // An issuer may be published with a trailing slash; `base` never has one.
   if (issuer.replace(/\/+$/, '') !== base)
     throw new Error(`${base}: metadata names another issuer (${issuer})`)
-  const endpoint = new URL(meta.data[name] as string)
+  const text = meta.data[name] as string
+  const problem = urlProblem(text, name)
+  if (problem) throw new Error(`${base}: ${problem}`)
+  const endpoint = new URL(text)
   if (endpoint.origin !== new URL(base).origin) throw new Error(`${base}: ${name} is on another origin`)
-  if (endpoint.protocol !== 'https:' && !isLoopbackHost(endpoint.hostname))
-    throw new Error(`${name} must use https`)
   return endpoint.href
 }

@@ -1,6 +1,6 @@
 import type * as z from 'zod'
-import { awsGrantIssues } from '../credentials/aws-session.js'
 import { unknownRequireClaimsKeys } from '../policy/guardrails.js'
+import { awsGrantIssues } from './aws-grant.js'
 import { githubProblems } from './github.js'
 import { PRESET_NAMES } from './presets.js'
 import type { Config } from './schema.js'

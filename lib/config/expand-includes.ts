@@ -4,9 +4,10 @@
  * team). Relative paths resolve from the config file's folder. The expanded config is validated
  * as one; every problem still names the file it comes from.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
+import { readTextFile } from '../text/read-text-file.js'
 import { MAX_CONFIG_BYTES } from './lambda-source.js'
 import { parseStrictYaml, type YamlSource } from './parse-yaml.js'
 
@@ -47,9 +48,7 @@ function onlyPath(value: Record<string, unknown>, key: string, where: string): s
 function readYaml(path: string): YamlSource {
   let text: string
   try {
-    if (statSync(path).size > MAX_CONFIG_BYTES)
-      throw new Error(`the file is larger than ${MAX_CONFIG_BYTES} bytes`)
-    text = readFileSync(path, 'utf8')
+    text = readTextFile(path, MAX_CONFIG_BYTES)
   } catch (err) {
     throw new ConfigError(path, [`${path}: cannot read: ${(err as Error).message}`])
   }

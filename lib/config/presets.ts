@@ -1,8 +1,8 @@
 import { type AlternateSub, alternateGithubSub } from '../policy/github-subject.js'
 
 /**
- * Provider presets: issuer defaults and the claims that pin one workload (DESIGN "Presets and
- * identity claims"). `knownClaims` feeds the lint rule for misspelt claim names.
+ * Provider presets: issuer defaults and the claims that pin one workload (docs/policies.md
+ * "Presets"). `knownClaims` feeds the lint rule for misspelt claim names.
  */
 export interface Preset {
   readonly issuer?: string
@@ -41,6 +41,16 @@ export type PresetName = (typeof PRESET_NAMES)[number]
 
 const STANDARD_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']
 
+/** The signed `google.compute_engine` fields a GCP instance token also carries at top level. */
+export const GCP_INSTANCE_FIELDS = [
+  'instance_id',
+  'instance_name',
+  'project_id',
+  'project_number',
+  'zone',
+  'instance_creation_timestamp',
+] as const
+
 const GCP_INSTANCE: Preset = {
   issuer: 'https://accounts.google.com',
   issuerAliases: ['accounts.google.com'],
@@ -66,12 +76,7 @@ const GCP_INSTANCE: Preset = {
     'azp',
     'email',
     'email_verified',
-    'instance_id',
-    'instance_name',
-    'project_id',
-    'project_number',
-    'zone',
-    'instance_creation_timestamp',
+    ...GCP_INSTANCE_FIELDS,
     'google.compute_engine.instance_id',
     'google.compute_engine.instance_name',
     'google.compute_engine.project_id',
@@ -215,7 +220,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   gcp: GCP_INSTANCE,
 }
 
-/** Identity claims of the non-OIDC provider kinds (DESIGN "Presets and identity claims"). */
+/** Identity claims of the non-OIDC provider kinds (docs/policies.md "Presets"). */
 export const KIND_IDENTITY_CLAIMS: Readonly<Record<'aws-iam' | 'aws-ec2' | 'azure-imds', readonly string[]>> =
   {
     'aws-iam': ['sub', 'arn', 'role', 'principal_id'],

@@ -2,6 +2,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 import * as z from 'zod'
 import type { VerifiedSubject } from '../assertion/types.js'
 import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
+import { packSessionPolicy } from '../config/aws-grant.js'
 import type { AwsGrant } from '../config/schema.js'
 import {
   BrokerError,
@@ -10,17 +11,8 @@ import {
   InvalidTarget,
   TemporarilyUnavailable,
 } from '../errors.js'
-import { packSessionPolicy, renderSessionTags, renderSourceIdentity, roleSessionName } from './aws-session.js'
+import { renderSessionTags, renderSourceIdentity, roleSessionName } from './aws-session.js'
 import type { MintContext, Minter } from './minter.js'
-
-// Config-load checks live with the session rules (no SDK import), re-exported here for the loader.
-export {
-  type AwsGrantIssue,
-  awsGrantIssues,
-  MAX_SESSION_POLICY_CHARS,
-  packSessionPolicy,
-  validateAwsGrant,
-} from './aws-session.js'
 
 export const AWS_CREDENTIALS_TOKEN_TYPE = 'urn:tessera:params:oauth:token-type:aws-credentials'
 const MIN_DURATION = 900

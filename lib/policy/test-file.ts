@@ -2,7 +2,7 @@
  * Policy test files (`tessera policy test`): YAML, validated strictly like the config, each test
  * a subject's claims, a request and the expected decision.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import * as z from 'zod'
 import { formatPath } from '../config/check.js'
@@ -11,6 +11,7 @@ import { locate } from '../config/locate.js'
 import { parseStrictYaml } from '../config/parse-yaml.js'
 import { NameSchema } from '../config/providers/common.js'
 import { ConfigError, PolicyTestFileError } from '../errors.js'
+import { readTextFile } from '../text/read-text-file.js'
 
 const OneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
 
@@ -105,9 +106,7 @@ export function parseTestFile(text: string, file: string): LocatedTest[] {
 export function readTestFile(path: string): LocatedTest[] {
   let text: string
   try {
-    if (statSync(path).size > MAX_CONFIG_BYTES)
-      throw new Error(`the file is larger than ${MAX_CONFIG_BYTES} bytes`)
-    text = readFileSync(path, 'utf8')
+    text = readTextFile(path, MAX_CONFIG_BYTES)
   } catch (err) {
     throw new PolicyTestFileError(path, [`cannot read: ${(err as Error).message}`])
   }

@@ -21,7 +21,7 @@ import type {
 } from './types.js'
 
 /**
- * Item encoding (DESIGN "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
+ * Item encoding (docs/design.md "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
  * table's TTL attribute) and every entry of `attrs` as a top-level attribute of type S, N or BOOL.
  * Those three names are therefore reserved and may not appear in `attrs`.
  */

@@ -28,7 +28,7 @@ const PARTITION = 'revocation'
 const MAX_TOKEN_LIFETIME_S = 12 * 3600 + 300
 /**
  * A failed refresh may fall back to a cached list no older than this; after that, fail closed. It is
- * the propagation bound DESIGN promises ("every instance within 10 s"), so an outage never lets a
+ * the propagation bound docs/operations.md promises (every instance within 10 s), so an outage never lets a
  * revocation made elsewhere go unseen for longer.
  */
 export const REVOCATION_STALE_LIMIT_MS = 10_000
@@ -68,7 +68,7 @@ const sizeOf = (s: Snapshot) => s.jtis.size + s.subjects.size + s.policies.size
 /**
  * The revocation list (kill switch). Items: pk `revocation`, sk `jti#<jti>` (expiresAt = token
  * exp), `sub#<provider>#<sub>`, `policy#<name>` (no expiry while active). Reads go through a cache
- * refreshed at most every `cacheTtlMs` (default 10 s, DESIGN "Admin calls"), so the hot path does
+ * refreshed at most every `cacheTtlMs` (default 10 s, docs/operations.md "Admin calls"), so the hot path does
  * no store read per exchange. A failed refresh serves the cached list while it is younger than
  * 10 s and otherwise throws StoreUnavailable (fail closed: the exchange answers 503).
  */

@@ -177,7 +177,7 @@ describe('tessera policy explain', () => {
   it('exits 1 with a message for a token that is not a JWT', async () => {
     const r = await run(['explain', EXAMPLE, '--token', 'not-a-jwt'])
     expect(r).toMatchObject({ code: 1, stdout: '' })
-    expect(r.stderr).toContain('not a JWT')
+    expect(r.stderr).toContain('not a signed JWT')
   })
 
   it('reports --verify failure without network access for an untrusted issuer', async () => {

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { TokenTypes } from '../../lib/assertion/token-types.js'
 import type { VerifiedSubject } from '../../lib/assertion/types.js'
 import { awsClientConfig } from '../../lib/aws/retry.js'
+import { validateAwsGrant } from '../../lib/config/aws-grant.js'
 import { type AwsGrant, AwsGrantSchema } from '../../lib/config/schema.js'
 import {
   AWS_CREDENTIALS_TOKEN_TYPE,
   type AwsCredentialsResponse,
   clampDuration,
   createAwsMinter,
-  validateAwsGrant,
 } from '../../lib/credentials/aws.js'
 import { roleSessionName } from '../../lib/credentials/aws-session.js'
 import type { MintContext, Minted } from '../../lib/credentials/minter.js'

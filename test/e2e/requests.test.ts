@@ -119,7 +119,7 @@ describe('token endpoint request handling', () => {
     expect(jwks.keys).toHaveLength(1)
     expect(jwks.keys[0]?.d).toBeUndefined()
     const meta = await (await fetch(`${h.url}/.well-known/oauth-authorization-server`)).json()
-    // Every member DESIGN's "Metadata" names.
+    // Every metadata member the contract names.
     expect(meta).toMatchObject({
       issuer: h.url,
       token_endpoint: `${h.url}/token`,

@@ -5,7 +5,7 @@ import type { EndpointCore } from '../../../lib/endpoints/manifest.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../../../lib/errors.js'
 import { jsonResponse } from '../../../lib/http/respond.js'
 
-// The one error serializer on the Lambda path (issue 3 item 7): an unexpected error is a bare
+// The one error serializer on the Lambda path: an unexpected error is a bare
 // `server_error` 500 with the request id, never its message or stack; OAuth errors keep theirs.
 
 type Result = { statusCode: number; headers: Record<string, string>; body: string }
