@@ -148,3 +148,11 @@ export class ConfigError extends Error {
     this.name = 'ConfigError'
   }
 }
+
+/** A command line that does not say what to do (missing or conflicting flags); the CLI exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}

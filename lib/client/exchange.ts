@@ -1,4 +1,5 @@
 import { TOKEN_EXCHANGE_GRANT } from '../assertion/token-types.js'
+import { fetchBroker } from './reach-broker.js'
 
 /** A failed exchange, as the broker described it. */
 export class ExchangeFailed extends Error {
@@ -47,13 +48,17 @@ export async function requestExchange(
   if (p.scope) form.set('scope', p.scope)
   if (p.requestedTokenType) form.set('requested_token_type', p.requestedTokenType)
   for (const [k, v] of Object.entries(p.extra ?? {})) form.set(k, v)
-  const res = await fetchImpl(tokenEndpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: form.toString(),
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-    redirect: 'error',
-  })
+  const res = await fetchBroker(
+    tokenEndpoint,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form.toString(),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      redirect: 'error',
+    },
+    fetchImpl,
+  )
   let body: Record<string, unknown>
   try {
     body = (await res.json()) as Record<string, unknown>

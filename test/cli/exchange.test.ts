@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { formatResult, runExchange } from '../../lib/cli/exchange.js'
+import { exchangeCommand, formatResult } from '../../lib/cli/exchange.js'
 import { type FakeImds, startFakeImds } from '../fakes/imds.js'
+import { runSpec } from './run-command.js'
 
 let imds: FakeImds
 const audiences: string[] = []
@@ -24,9 +25,12 @@ describe('tessera exchange --instance gcp', () => {
   it('asks Google for an identity token addressed to the broker (--url), never to the downstream --audience', async () => {
     // Nothing listens on port 9: the exchange itself fails after the metadata call, which is what we inspect.
     const broker = 'http://127.0.0.1:9'
-    await expect(
-      runExchange(['--instance', 'gcp', '--url', broker, '--audience', 'https://api.example.com']),
-    ).rejects.toThrow()
+    const r = await runSpec(
+      exchangeCommand,
+      ['--instance', 'gcp', '--url', broker, '--audience', 'https://api.example.com'],
+      { fetch: globalThis.fetch },
+    )
+    expect(r.code).toBe(1)
     expect(audiences).toEqual([broker])
   })
 })
