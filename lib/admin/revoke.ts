@@ -71,7 +71,7 @@ function parseLift(form: FormParams): boolean {
   const lift = form.get('lift')
   if (lift === undefined || lift === 'false') return false
   if (lift === 'true') return true
-  throw new InvalidRequest('lift must be "true" or "false"')
+  throw new InvalidRequest('lift must be true or false')
 }
 
 function parseTarget(form: FormParams): Parsed {
@@ -99,9 +99,9 @@ function name(param: string, value: string): string {
 function checkKnown(deps: AdminDeps, parsed: Exclude<Parsed, { kind: 'token' }>): void {
   if (!deps.known) return
   if (parsed.kind === 'policy' && !deps.known.policies.has(parsed.target.policy)) {
-    throw new InvalidRequest(`no policy named "${parsed.target.policy}" is configured`)
+    throw new InvalidRequest(`no policy named '${parsed.target.policy}' is configured`)
   }
   if (parsed.kind === 'subject' && !deps.known.providers.has(parsed.target.provider)) {
-    throw new InvalidRequest(`no provider named "${parsed.target.provider}" is configured`)
+    throw new InvalidRequest(`no provider named '${parsed.target.provider}' is configured`)
   }
 }

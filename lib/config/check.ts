@@ -45,13 +45,13 @@ export function crossCheck(config: Config): ConfigProblem[] {
   const names = new Map<string, number>()
   const issuers = new Map<string, string>()
   config.providers.forEach((p, i) => {
-    if (names.has(p.name)) problems.push([['providers', i, 'name'], `duplicate provider name "${p.name}"`])
+    if (names.has(p.name)) problems.push([['providers', i, 'name'], `duplicate provider name '${p.name}'`])
     names.set(p.name, i)
     if (p.kind !== 'oidc') return
     for (const iss of [p.issuer, ...p.issuerAliases]) {
       const other = issuers.get(iss)
       if (other)
-        problems.push([['providers', i, 'issuer'], `issuer ${iss} is already used by provider "${other}"`])
+        problems.push([['providers', i, 'issuer'], `issuer ${iss} is already used by provider '${other}'`])
       issuers.set(iss, p.name)
     }
     if (p.issuer === config.issuer) {

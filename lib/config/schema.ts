@@ -84,7 +84,7 @@ export const AwsRoleArnSchema = z
 /** zod's record silently drops a `__proto__` key: refuse it so nothing configured can disappear. */
 const withoutProto = (what: string) =>
   z.custom<unknown>((raw) => !(typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')), {
-    message: `"__proto__" cannot be ${what}`,
+    message: `__proto__ cannot be ${what}`,
   })
 
 export const AwsGrantSchema = z.strictObject({

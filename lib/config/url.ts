@@ -15,7 +15,7 @@ function checkUrl(text: string, what: string): string | undefined {
   try {
     url = new URL(text)
   } catch {
-    return `${what} "${text}" is not an absolute URL`
+    return `${what} '${text}' is not an absolute URL`
   }
   if (url.username || url.password) return `${what} must not carry credentials`
   if (url.hash || text.includes('#')) return `${what} must not have a fragment`

@@ -61,7 +61,7 @@ function duplicateAudiences(audience: string | readonly string[], path: Path, er
   const seen = new Set<string>()
   audience.forEach((value, k) => {
     if (seen.has(value)) {
-      errors.push(new PolicyCompileError([...path, k], `audience "${value}" is listed twice`))
+      errors.push(new PolicyCompileError([...path, k], `audience '${value}' is listed twice`))
     }
     seen.add(value)
   })
@@ -139,7 +139,7 @@ export function compilePolicies(config: Pick<Config, 'providers' | 'policies'>):
   config.policies.forEach((policy, i) => {
     if (!providers.has(policy.provider)) {
       errors.push(
-        new PolicyCompileError(['policies', i, 'provider'], `unknown provider "${policy.provider}"`),
+        new PolicyCompileError(['policies', i, 'provider'], `unknown provider '${policy.provider}'`),
       )
     }
     const first = firstByName.get(policy.name)
@@ -148,7 +148,7 @@ export function compilePolicies(config: Pick<Config, 'providers' | 'policies'>):
       errors.push(
         new PolicyCompileError(
           ['policies', i, 'name'],
-          `duplicate policy name "${policy.name}" (also policies[${first}])`,
+          `duplicate policy name '${policy.name}' (also policies[${first}])`,
         ),
       )
     }

@@ -77,7 +77,7 @@ describe('loadConfigJson', () => {
     const doc = raw()
     doc.providers.push({ ...doc.providers[0], issuer: 'https://other.example.com' })
     expect(issuesOf(JSON.stringify(doc))).toEqual([
-      'tessera.json: providers[1].name: duplicate provider name "gh"',
+      "tessera.json: providers[1].name: duplicate provider name 'gh'",
     ])
   })
 
