@@ -32,14 +32,17 @@ function literals(code: string): string[] {
   return found.map((l) => l.slice(1, -1).replace(/\$\{[^}]*\}/g, ''))
 }
 
+/** Names of the error classes whose first arguments are texts a user reads. */
+const ERROR_CLASS =
+  /Error$|^Invalid|^Unsupported|^Insufficient|^TooMany|^Temporarily|Unavailable$|^ExchangeFailed$/
+
 /** Texts passed to error constructors and used as config problem or zod issue messages. */
-export function errorTexts(file: string): string[] {
+function errorTexts(file: string): string[] {
   const text = readFileSync(file, 'utf8')
   const out: string[] = []
   for (const m of text.matchAll(/new\s+([A-Z]\w*)\(/g)) {
     const name = m[1] ?? ''
-    if (!/Error$|^Invalid|^Unsupported|^Insufficient|^TooMany|^Temporarily|Unavailable$|^ExchangeFailed$/.test(name))
-      continue
+    if (!ERROR_CLASS.test(name)) continue
     out.push(...literals(argumentsFrom(text, (m.index ?? 0) + m[0].length)))
   }
   for (const m of text.matchAll(/(?:problems|errors|issues)\.push\(|message:\s*/g)) {

@@ -26,9 +26,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)'
 }
 
-/** Schema issues as problems. */
+/**
+ * Schema issues as problems. An unknown key is reported at the key itself (zod places it on the
+ * enclosing object, whose first line may be far above the typo), one problem per key.
+ */
 export function schemaProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
-  return issues.map((i) => [i.path, i.message] as const)
+  return issues.flatMap((i): ConfigProblem[] =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => [[...i.path, key], `unknown key '${key}'`] as const)
+      : [[i.path, i.message] as const],
+  )
 }
 
 /** One message per problem: `<where>path: message`, `where` giving `file:line:col: ` or `file: `. */
