@@ -1,17 +1,19 @@
 import { createOidcVerifier } from './assertion/oidc.js'
-import type { AssertionVerifier, VerifiedSubject } from './assertion/types.js'
+import type { AssertionVerifier } from './assertion/types.js'
 import { createMetrics, type Telemetry } from './audit/emf-metrics.js'
 import { createLoggerAuditSink } from './audit/logger-sink.js'
 import type { AuditSink } from './audit/types.js'
 import { type CheckedConfig, formatPath } from './config/check.js'
 import type { Config, ProviderConfig } from './config/schema.js'
+import { type AnyMinter, type Minter, mintersByKind } from './credentials/minter.js'
+import { createTokenMinter } from './credentials/token-minter.js'
 import { ConfigError } from './errors.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
 import { matcherNeedsRegexEngine } from './policy/matchers.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
-import { PolicyCompileError, type ResolvedGrant } from './policy/types.js'
+import { type GrantKind, PolicyCompileError } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
 import { RevocationList } from './store/revocations.js'
 import type { StateTable } from './store/types.js'
@@ -28,21 +30,12 @@ export interface Broker {
   readonly audit: AuditSink
   /** Epoch milliseconds. */
   readonly now: () => number
-  /** Mints AWS credentials for `aws` grants (issue 5); absent when no policy has one. */
-  readonly awsMinter?: AwsMinter | undefined
+  /** Minters by grant kind; a kind has one only when some policy grants it. */
+  readonly minters: ReadonlyMap<GrantKind, Minter>
   /** Metrics (CloudWatch EMF through Powertools). */
   readonly metrics: Telemetry
   /** Revocations (kill switch): checked after the policy decision and by introspection. */
   readonly revocations: RevocationList
-}
-
-/** The slice of the AWS credentials minter the exchange needs. */
-export interface AwsMinter {
-  mint(
-    grant: Extract<ResolvedGrant, { kind: 'aws' }>,
-    subject: VerifiedSubject,
-    ctx: { policy: string; requestId: string },
-  ): Promise<{ readonly expires_in: number } & Readonly<Record<string, unknown>>>
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -115,9 +108,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     const { createAzureImdsVerifier } = await import('./assertion/azure-imds.js')
     add(createAzureImdsVerifier(azure, { table, audit, now }))
   }
-  const awsMinter = config.policies.some((p) => p.grant.aws)
-    ? (await import('./credentials/aws.js')).createAwsMinter({ now })
-    : undefined
+  const minters = await createMinters(config, keys, now)
   const revocations = new RevocationList(table, { now })
   return {
     config,
@@ -129,9 +120,23 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     audit,
     now,
     metrics,
-    awsMinter,
+    minters,
     revocations,
   }
+}
+
+/** One minter per grant kind some policy uses; cloud kinds load on demand, like the verifiers. */
+async function createMinters(
+  config: Config,
+  keys: KeyRing,
+  now: () => number,
+): Promise<ReadonlyMap<GrantKind, Minter>> {
+  const minters: AnyMinter[] = []
+  if (config.policies.some((p) => p.grant.token))
+    minters.push(createTokenMinter({ issuer: config.issuer, keys }))
+  if (config.policies.some((p) => p.grant.aws))
+    minters.push((await import('./credentials/aws.js')).createAwsMinter({ now }))
+  return mintersByKind(minters)
 }
 
 /**

@@ -149,6 +149,23 @@ export class ConfigError extends Error {
   }
 }
 
+/** Which dependency throttled Tessera (the `throttles` metric and the audit detail name it). */
+export type ThrottlingDependency = 'kms' | 'sts' | 'store' | 'github'
+
+/**
+ * 503: a dependency refused Tessera for exceeding its request quota (AWS ThrottlingException and
+ * kin) after the retries. Retry-After is short: quotas are per second, so a later second succeeds.
+ */
+export class DependencyThrottled extends TemporarilyUnavailable {
+  constructor(
+    readonly dependency: ThrottlingDependency,
+    message: string,
+    retryAfterSeconds = 1,
+  ) {
+    super(message, retryAfterSeconds)
+  }
+}
+
 /** A command line that does not say what to do (missing or conflicting flags); the CLI exits 2. */
 export class UsageError extends Error {
   constructor(message: string) {

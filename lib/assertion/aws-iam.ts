@@ -1,5 +1,6 @@
 import type { AwsIamProviderConfig } from '../config/providers/aws-iam.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
+import { replayExpiresAt } from '../store/replay.js'
 import { checkSignedRequest, decodeSignedRequest, MAX_DATE_SKEW_MS } from './sigv4-request.js'
 import { createStsForwarder, type StsForwardOptions } from './sts-forward.js'
 import { arnPartition, callerClaims, parseCallerIdentity, stsErrorCode } from './sts-identity.js'
@@ -96,10 +97,11 @@ export function createAwsIamVerifier(
           ? {
               replay: {
                 key: `aws-iam:${checked.signature}`,
-                // Accepted up to and including X-Amz-Date + 5 min (whole seconds); the key lives
-                // strictly longer (an item counts as gone at its expiresAt second).
-                expiresAt:
-                  Math.floor((checked.signedAt + MAX_DATE_SKEW_MS) / 1000) + 1 + provider.clockTolerance,
+                // Accepted up to and including X-Amz-Date + 5 min; the tolerance is kept on top of
+                // that bound as the documented window, and the replay margin on top of both.
+                expiresAt: replayExpiresAt(
+                  checked.signedAt + MAX_DATE_SKEW_MS + 1 + provider.clockTolerance * 1000,
+                ),
               },
             }
           : {}),

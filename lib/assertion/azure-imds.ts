@@ -5,6 +5,7 @@ import type { AzureImdsProviderConfig } from '../config/providers/azure-imds.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
 import { createNonceService } from '../instance/nonce.js'
 import { parseJsonStrict } from '../json/strict-json.js'
+import { replayExpiresAt } from '../store/replay.js'
 import { type StateTable, StoreUnavailable } from '../store/types.js'
 import { AZURE_ROOT_CERTIFICATES } from './azure-roots.js'
 import { decodeBase64Strict, parseSignedData, verifySignerInfo } from './cms.js'
@@ -118,7 +119,9 @@ export function createAzureImdsVerifier(
       // Last, so a document failing any other check cannot burn a nonce.
       let fresh: boolean
       try {
-        fresh = await nonces.consume(document.nonce)
+        // The consumed nonce outlives the last instant this document is accepted (plus the margin),
+        // so its digits cannot be re-issued and the document replayed with them.
+        fresh = await nonces.consume(document.nonce, replayExpiresAt(expiresOn + tolerance(provider)))
       } catch (err) {
         if (err instanceof StoreUnavailable)
           throw new TemporarilyUnavailable('the nonce store is unavailable')

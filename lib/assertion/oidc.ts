@@ -2,6 +2,7 @@ import { constants, type KeyObject, verify } from 'node:crypto'
 import type { OidcProviderConfig } from '../config/providers/oidc.js'
 import { InvalidRequest } from '../errors.js'
 import { parseJsonStrict } from '../json/strict-json.js'
+import { replayExpiresAt } from '../store/replay.js'
 import { checkGcpInstance, isGcpInstanceProvider } from './gcp-instance.js'
 import { checkJwtClaims } from './jwt-claims.js'
 import { type JwksSource, RemoteJwksCache, type RemoteJwksOptions } from './remote-jwks.js'
@@ -206,16 +207,17 @@ export function createOidcVerifier(
     })
     const hash = tokenHash(token)
     const claims = provider.gcp ? checkGcpInstance(config, alg, payload) : payload
-    const replayExpiresAt = checked.exp + config.clockTolerance
+    // Accepted while floor(now / 1000) < exp + clockTolerance (checkJwtClaims).
+    const replayUntil = replayExpiresAt((checked.exp + config.clockTolerance) * 1000)
     let replay: VerifiedSubject['replay']
     // GCP tokens carry no jti: the signed content (not the signature's spelling) is the single-use key.
     if (config.replay === 'once' && provider.gcp)
       replay = {
         key: `gcp:${config.name}:${tokenHash(`${headerPart}.${payloadPart}`)}`,
-        expiresAt: replayExpiresAt,
+        expiresAt: replayUntil,
       }
     else if (config.replay === 'once')
-      replay = { key: `oidc:${config.name}:${checked.jti}`, expiresAt: replayExpiresAt }
+      replay = { key: `oidc:${config.name}:${checked.jti}`, expiresAt: replayUntil }
 
     return {
       provider: config.name,

@@ -29,7 +29,7 @@ export interface VerifiedSubject {
   readonly tokenHash: string
   /** Assertion expiry, epoch seconds, when the assertion has one. */
   readonly expiresAt?: number | undefined
-  /** Set when the provider demands single use: the key is consumed once, kept until `expiresAt` (epoch s). */
+  /** Set when the provider demands single use: consumed once, kept until `expiresAt` (epoch s, from replayExpiresAt). */
   readonly replay?: { readonly key: string; readonly expiresAt: number } | undefined
 }
 

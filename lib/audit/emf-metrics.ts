@@ -8,6 +8,8 @@ export type CountMetric =
   | 'kms_errors'
   | 'sts_errors'
   | 'revocations'
+  /** An AWS dependency throttled a call (503 + Retry-After); also counted in its `*_errors`. */
+  | 'throttles'
 /** The timings Tessera publishes, in milliseconds. */
 export type TimingMetric = 'latency'
 /**

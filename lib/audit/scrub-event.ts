@@ -9,19 +9,28 @@ const SECRET_FIELD =
 
 /** A JWS (3 segments) or JWE (5 segments) in compact form, anywhere inside a string. */
 const COMPACT_JOSE = /eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){2,4}/g
+/** What is left of one at the end of a truncated string: cut, it no longer looks like a JWS. */
+const JOSE_TAIL = /eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,4}$/
+/**
+ * Characters JSON.stringify leaves raw that some log readers take for line breaks (NEL, LINE and
+ * PARAGRAPH SEPARATOR): a caller could otherwise split one audit line into two.
+ */
+const LINE_BREAKS = /[\u0085\u2028\u2029]/g
 
-const MAX_STRING = 1024
 const MAX_ITEMS = 100
 const MAX_DEPTH = 6
 
 /** Replacement for a credential field's value. */
 export const REDACTED = '[redacted]'
+/** Longest string kept in an audit event (characters); longer ones are cut, then scanned. */
+export const MAX_AUDIT_STRING = 1024
 /** Replacement for a JWT-shaped substring. */
 export const REDACTED_JWT = '[redacted-jwt]'
 
 /**
  * Makes an audit event safe to write: credential-named fields redacted, JWT-shaped substrings
- * replaced, strings capped at 1 KiB, arrays at 100 entries, nesting at 6 levels. `event`, `level`
+ * replaced, strings capped at 1 KiB (before they are scanned), NEL/U+2028/U+2029 written as
+ * `\uXXXX` text, arrays at 100 entries, nesting at 6 levels. `event`, `level`
  * and `request_id` are kept as they are (they are ours, not the caller's).
  */
 export function scrubAuditEvent(event: AuditEvent): AuditEvent {
@@ -56,7 +65,13 @@ function scrubValue(value: unknown, depth: number): unknown {
   return out
 }
 
+/**
+ * Truncates first, then scans: the regular expressions only ever see MAX_AUDIT_STRING characters, so the
+ * cost is bounded whatever the caller sent (scanning first is quadratic on `eyJ` repeated).
+ */
 function scrubString(text: string): string {
-  const clean = text.replace(COMPACT_JOSE, REDACTED_JWT)
-  return clean.length > MAX_STRING ? `${clean.slice(0, MAX_STRING)}…[truncated]` : clean
+  const truncated = text.length > MAX_AUDIT_STRING
+  let clean = (truncated ? text.slice(0, MAX_AUDIT_STRING) : text).replace(COMPACT_JOSE, REDACTED_JWT)
+  if (truncated) clean = `${clean.replace(JOSE_TAIL, REDACTED_JWT)}…[truncated]`
+  return clean.replace(LINE_BREAKS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }

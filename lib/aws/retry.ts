@@ -93,6 +93,26 @@ const TRANSIENT_NAMES = new Set([
   'DeadlineExceeded',
 ])
 
+/** AWS error names for "over your request quota"; the SDK's standard retry mode retries them too. */
+const THROTTLING_NAMES = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ProvisionedThroughputExceededException',
+  'RequestThrottledException',
+  'SlowDown',
+])
+
+/** True when an AWS service throttled the call (still throttled after the SDK's retries). */
+export function isThrottlingAwsError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  if (THROTTLING_NAMES.has(err.name)) return true
+  const meta = err as { $retryable?: { throttling?: boolean }; $metadata?: { httpStatusCode?: number } }
+  return meta.$retryable?.throttling === true || meta.$metadata?.httpStatusCode === 429
+}
+
 /** True for errors a caller should map to 503 (throttling, AWS faults, network, timeouts, deadline). */
 export function isTransientAwsError(err: unknown): boolean {
   if (!(err instanceof Error)) return false

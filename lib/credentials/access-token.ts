@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto'
+import { ServerError } from '../errors.js'
 import type { Signer } from '../keys/signer.js'
 
 export interface AccessTokenClaims {
@@ -14,6 +15,8 @@ export interface AccessTokenClaims {
   readonly idp: string
   /** Epoch milliseconds. */
   readonly now: number
+  /** Further claims (act, approved_by, cnf); none may replace a claim this module sets. */
+  readonly extra?: Readonly<Record<string, unknown>> | undefined
 }
 
 export interface MintedToken {
@@ -63,6 +66,7 @@ export async function mintAccessToken(signer: Signer, c: AccessTokenClaims): Pro
     idp: c.idp,
   }
   if (c.scopes.length > 0) payload.scope = c.scopes.join(' ')
+  if (c.extra) addExtraClaims(payload, c.extra)
   const signingInput = `${header}.${b64url(JSON.stringify(payload))}`
   const signature = await signer.sign(Buffer.from(signingInput))
   // A view, not a copy: the signature bytes are only encoded.
@@ -70,6 +74,29 @@ export async function mintAccessToken(signer: Signer, c: AccessTokenClaims): Pro
     'base64url',
   )
   return { token: `${signingInput}.${encoded}`, jti, iat, exp }
+}
+
+// Claims the token's own rules set: an extra claim of these names would change who or what the token
+// is for, so it is refused rather than merged.
+const RESERVED_CLAIMS = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'client_id',
+  'idp',
+  'scope',
+])
+
+function addExtraClaims(payload: Record<string, unknown>, extra: Readonly<Record<string, unknown>>): void {
+  for (const [name, value] of Object.entries(extra)) {
+    if (RESERVED_CLAIMS.has(name))
+      throw new ServerError(`extra claim ${name} would replace a registered claim`)
+    if (value !== undefined) payload[name] = value
+  }
 }
 
 function b64url(text: string): string {

@@ -1,10 +1,17 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 import * as z from 'zod'
 import type { VerifiedSubject } from '../assertion/types.js'
-import { awsClientConfig, withDeadline } from '../aws/retry.js'
+import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
 import type { AwsGrant } from '../config/schema.js'
-import { BrokerError, InvalidRequest, InvalidTarget, TemporarilyUnavailable } from '../errors.js'
+import {
+  BrokerError,
+  DependencyThrottled,
+  InvalidRequest,
+  InvalidTarget,
+  TemporarilyUnavailable,
+} from '../errors.js'
 import { packSessionPolicy, renderSessionTags, renderSourceIdentity, roleSessionName } from './aws-session.js'
+import type { MintContext, Minter } from './minter.js'
 
 // Config-load checks live with the session rules (no SDK import), re-exported here for the loader.
 export {
@@ -21,7 +28,7 @@ const MAX_DURATION = 43_200
 
 /**
  * The RFC 8693 response for an `aws` grant. A type alias rather than an interface so it is assignable
- * to `Record<string, unknown>` (the broker's AwsMinter slice).
+ * to `Record<string, unknown>` (a minted body).
  */
 export type AwsCredentialsResponse = {
   access_token: string
@@ -72,7 +79,7 @@ export function assumeRoleInput(grant: AwsGrant, subject: VerifiedSubject, polic
 }
 
 /** Creates the minter for `aws` grants: one sts:AssumeRole per exchange, bounded by 3 attempts / 5 s. */
-export function createAwsMinter(opts: { client?: STSClient; now?: () => number } = {}) {
+export function createAwsMinter(opts: { client?: STSClient; now?: () => number } = {}): Minter<'aws'> {
   const now = opts.now ?? Date.now
   let client = opts.client
   const sts = (): STSClient => {
@@ -83,45 +90,49 @@ export function createAwsMinter(opts: { client?: STSClient; now?: () => number }
     })
     return client
   }
+  /** Assumes the grant's role for the subject and returns the RFC 8693 response body. */
+  async function assumeRole(
+    grant: AwsGrant,
+    subject: VerifiedSubject,
+    ctx: Pick<MintContext, 'policy' | 'requestId'>,
+  ): Promise<AwsCredentialsResponse> {
+    const input = assumeRoleInput(grant, subject, ctx.policy)
+    let output: unknown
+    try {
+      output = await withDeadline((abortSignal) => sts().send(new AssumeRoleCommand(input), { abortSignal }))
+    } catch (err) {
+      throw mapStsError(err, ctx.policy)
+    }
+    const parsed = AssumeRoleOutputSchema.safeParse(output)
+    if (!parsed.success) {
+      throw new TemporarilyUnavailable('STS returned an unexpected AssumeRole response').withDetail(
+        parsed.error.message,
+      )
+    }
+    const c = parsed.data.Credentials
+    const expiresIn = Math.floor((c.Expiration.getTime() - now()) / 1000)
+    if (expiresIn <= 0) {
+      throw new TemporarilyUnavailable('STS returned credentials that are already expired').withDetail(
+        `Expiration ${c.Expiration.toISOString()} request ${ctx.requestId}`,
+      )
+    }
+    return {
+      access_token: c.SessionToken,
+      issued_token_type: AWS_CREDENTIALS_TOKEN_TYPE,
+      token_type: 'N_A',
+      expires_in: expiresIn,
+      aws_access_key_id: c.AccessKeyId,
+      aws_secret_access_key: c.SecretAccessKey,
+      aws_session_token: c.SessionToken,
+      expiration: c.Expiration.toISOString(),
+    }
+  }
   return {
-    /** Assumes the grant's role for the subject and returns the RFC 8693 response body. */
-    async mint(
-      grant: AwsGrant,
-      subject: VerifiedSubject,
-      ctx: { policy: string; requestId: string },
-    ): Promise<AwsCredentialsResponse> {
-      const input = assumeRoleInput(grant, subject, ctx.policy)
-      let output: unknown
-      try {
-        output = await withDeadline((abortSignal) =>
-          sts().send(new AssumeRoleCommand(input), { abortSignal }),
-        )
-      } catch (err) {
-        throw mapStsError(err, ctx.policy)
-      }
-      const parsed = AssumeRoleOutputSchema.safeParse(output)
-      if (!parsed.success) {
-        throw new TemporarilyUnavailable('STS returned an unexpected AssumeRole response').withDetail(
-          parsed.error.message,
-        )
-      }
-      const c = parsed.data.Credentials
-      const expiresIn = Math.floor((c.Expiration.getTime() - now()) / 1000)
-      if (expiresIn <= 0) {
-        throw new TemporarilyUnavailable('STS returned credentials that are already expired').withDetail(
-          `Expiration ${c.Expiration.toISOString()} request ${ctx.requestId}`,
-        )
-      }
-      return {
-        access_token: c.SessionToken,
-        issued_token_type: AWS_CREDENTIALS_TOKEN_TYPE,
-        token_type: 'N_A',
-        expires_in: expiresIn,
-        aws_access_key_id: c.AccessKeyId,
-        aws_secret_access_key: c.SecretAccessKey,
-        aws_session_token: c.SessionToken,
-        expiration: c.Expiration.toISOString(),
-      }
+    kind: 'aws',
+    outageMetric: 'sts_errors',
+    async mint(grant, subject, ctx) {
+      const body = await assumeRole(grant, subject, ctx)
+      return { body, granted: { role_arn: grant.roleArn, expires_in: body.expires_in } }
     },
   }
 }
@@ -158,6 +169,10 @@ export function mapStsError(err: unknown, policy: string): BrokerError {
         `STS refused the AssumeRole parameters of policy '${policy}' (e.g. a duration above the role's maximum session duration)`,
       ).withDetail(detail)
     default:
+      if (isThrottlingAwsError(err))
+        return new DependencyThrottled('sts', 'AWS STS is over its request quota; retry later').withDetail(
+          detail,
+        )
       return new TemporarilyUnavailable('AWS STS is unavailable; retry later').withDetail(detail)
   }
 }

@@ -10,8 +10,13 @@ const MAX_ATTEMPTS = 5
 export interface NonceService {
   /** Issues a fresh single-use nonce (10 decimal digits, the form Azure IMDS accepts). */
   issue(sourceIp: string): Promise<{ nonce: string; expires_in: typeof NONCE_TTL_SECONDS }>
-  /** Consumes a nonce atomically: true exactly once for an outstanding nonce, false otherwise. */
-  consume(nonce: string): Promise<boolean>
+  /**
+   * Consumes a nonce atomically: true exactly once for an outstanding nonce, false otherwise. The
+   * consumed record is kept until `keepUntil` (epoch seconds) when that is later than the nonce's
+   * own lifetime, so the same digits cannot be issued again while an assertion embedding them can
+   * still be accepted.
+   */
+  consume(nonce: string, keepUntil?: number): Promise<boolean>
 }
 
 const nonceKey = (nonce: string) => `nonce#${createHash('sha256').update(nonce).digest('base64url')}`
@@ -53,15 +58,16 @@ export function createNonceService(
       }
       throw new TemporarilyUnavailable('could not allocate a nonce; retry')
     },
-    async consume(nonce) {
+    async consume(nonce, keepUntil) {
       if (!NONCE_RE.test(nonce)) return false
       // Flip issued -> consumed with one conditional write: exactly one consumer wins, and an
       // expired nonce counts as absent, so it cannot be consumed.
+      const ownLifetime = Math.floor(opts.now() / 1000) + NONCE_TTL_SECONDS
       return table.put(
         {
           pk: nonceKey(nonce),
           sk: '-',
-          expiresAt: Math.floor(opts.now() / 1000) + NONCE_TTL_SECONDS,
+          expiresAt: Math.max(ownLifetime, keepUntil ?? 0),
           attrs: { state: 'consumed' },
         },
         { ifMatch: { state: 'issued' } },

@@ -2,9 +2,15 @@ import { createHash, createPublicKey } from 'node:crypto'
 import { DescribeKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms'
 import { calculateJwkThumbprint, type JWK } from 'jose'
 import * as z from 'zod'
-import { AWS_DEADLINE_MS, awsClientConfig, isTransientAwsError, withDeadline } from '../aws/retry.js'
+import {
+  AWS_DEADLINE_MS,
+  awsClientConfig,
+  isThrottlingAwsError,
+  isTransientAwsError,
+  withDeadline,
+} from '../aws/retry.js'
 import type { SigningAlgorithm } from '../config/schema.js'
-import { TemporarilyUnavailable } from '../errors.js'
+import { DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
 import { derToJose } from './der-signature.js'
 import type { Signer } from './signer.js'
 
@@ -46,7 +52,10 @@ const SignSchema = z.object({
   SigningAlgorithm: z.string(),
 })
 
-/** Runs one KMS call under the overall deadline; transient failures become TemporarilyUnavailable. */
+/**
+ * Runs one KMS call under the overall deadline; throttling becomes DependencyThrottled (the request
+ * quota is shared per account and region), other transient failures TemporarilyUnavailable.
+ */
 async function call<T>(
   what: string,
   run: (signal: AbortSignal) => Promise<T>,
@@ -55,6 +64,12 @@ async function call<T>(
   try {
     return await withDeadline(run, deadlineMs)
   } catch (err) {
+    if (isThrottlingAwsError(err)) {
+      throw new DependencyThrottled(
+        'kms',
+        'signing service is over its request quota; retry later',
+      ).withDetail(`KMS ${what}: ${describe(err)}`)
+    }
     if (isTransientAwsError(err)) {
       throw new TemporarilyUnavailable('signing service is temporarily unavailable').withDetail(
         `KMS ${what}: ${describe(err)}`,

@@ -83,6 +83,8 @@ export class DynamoDbTable implements StateTable {
   async put(item: StateItem, condition?: WriteCondition): Promise<boolean> {
     // Encoding errors are programming errors (TypeError), not outages: raise them before the call.
     const Item = encodeItem(item)
+    // Same rule and rounding as MemoryTable: an item already expired cannot win a condition.
+    if (condition && !this.#live(item)) return false
     const cond = condition ? this.#condition(condition) : undefined
     return this.#conditional('PutItem', (abortSignal) =>
       this.#client.send(new PutItemCommand({ TableName: this.#table, Item, ...cond }), { abortSignal }),

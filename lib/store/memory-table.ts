@@ -29,7 +29,7 @@ export class MemoryTable implements StateTable {
 
   async put(item: StateItem, condition?: WriteCondition): Promise<boolean> {
     const existing = this.#find(item.pk, item.sk)
-    if (condition && !holds(this.#alive(existing), condition)) return false
+    if (condition && (this.#expired(item) || !holds(this.#alive(existing), condition))) return false
     if (!existing && this.#count >= this.maxItems) {
       this.#sweep()
       if (this.#count >= this.maxItems) throw new StoreUnavailable('memory store is full')
@@ -84,8 +84,13 @@ export class MemoryTable implements StateTable {
   }
 
   #alive(item: StateItem | undefined): StateItem | undefined {
-    if (!item || (item.expiresAt !== undefined && item.expiresAt <= this.nowSeconds())) return undefined
+    if (!item || this.#expired(item)) return undefined
     return item
+  }
+
+  /** The one expiry rule, shared with DynamoDbTable: absent from the `expiresAt` second on. */
+  #expired(item: StateItem): boolean {
+    return item.expiresAt !== undefined && item.expiresAt <= this.nowSeconds()
   }
 
   #find(pk: string, sk: string): StateItem | undefined {

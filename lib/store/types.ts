@@ -10,7 +10,11 @@ export interface StateItem {
   readonly attrs: Readonly<Record<string, AttrValue>>
 }
 
-/** Conditions for a write; an expired item always counts as absent. */
+/**
+ * Conditions for a write; an expired item always counts as absent. A conditional write of an item
+ * whose own `expiresAt` has already passed by the store's clock is refused (`false`): it would
+ * count as absent at once, so the condition it claimed to win would hold for the next writer too.
+ */
 export type WriteCondition =
   | { readonly ifAbsent: true }
   /** Every named attribute must currently hold exactly this value (optimistic concurrency). */

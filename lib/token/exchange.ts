@@ -1,9 +1,10 @@
-import { tokenHash } from '../assertion/token-hash.js'
 import type { VerifiedSubject } from '../assertion/types.js'
+import { isThrottlingAwsError } from '../aws/retry.js'
 import type { Broker } from '../broker.js'
-import { mintAccessToken } from '../credentials/access-token.js'
+import type { Minted } from '../credentials/minter.js'
 import {
   BrokerError,
+  DependencyThrottled,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
@@ -12,99 +13,45 @@ import {
   UnsupportedTokenType,
 } from '../errors.js'
 import { type FormParams, parseForm } from '../http/form.js'
-import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { evaluate } from '../policy/evaluate.js'
-import type { Decision, ResolvedGrant } from '../policy/types.js'
+import type { Decision } from '../policy/types.js'
 import { consumeOnce } from '../store/replay.js'
-import { StoreUnavailable } from '../store/types.js'
-import { type ExchangeOutcome, exchangeEvent } from './audit-event.js'
+import { startExchangeRecord } from './record-exchange.js'
 import { parseTokenRequest, REPEATABLE, type TokenRequest } from './request.js'
 
-/** POST /token: RFC 8693 token exchange. Verify → replay → policy → mint → audit; every path audited once. */
+/** An allowing decision: the only kind that reaches the steps after `decide`. */
+type Allow = Extract<Decision, { allow: true }>
+
+/**
+ * POST /token: RFC 8693 token exchange as named steps. The policy decides before the subject token is
+ * consumed, so a denied request leaves it usable; every path is audited once.
+ */
 export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
-  const startedAt = broker.now()
-  const outcome: { -readonly [K in keyof ExchangeOutcome]: ExchangeOutcome[K] } = {
-    requestId: req.requestId,
-    startedAt,
-    now: startedAt,
-  }
-  // Hashed only when the audit event needs it (no verified subject, whose tokenHash is the same digest).
-  let subjectToken: string | undefined
-  let stage: Stage = 'verify'
-  try {
-    const form = parseForm(req.headers['content-type'], req.body, REPEATABLE)
-    const request = parseTokenRequest(form)
-    outcome.subjectTokenType = request.subjectTokenType
-    subjectToken = request.subjectToken
-    const subject = await verifySubject(broker, request, form, req)
-    outcome.subject = subject
-    stage = 'store'
-    if (
-      subject.replay &&
-      !(await guardStore(consumeOnce(broker.table, subject.replay.key, subject.replay.expiresAt)))
-    ) {
-      throw new InvalidRequest('subject_token has already been used').withDetail('replay')
-    }
-    stage = 'policy'
-    const decision = decide(broker, request, subject)
-    outcome.trace = decision.trace
-    if (!decision.allow)
-      throw decision.error === 'invalid_scope'
-        ? new InvalidScope(decision.message)
-        : new InvalidTarget(decision.message)
-    outcome.policy = decision.policy
-    stage = 'store'
-    if (
-      await guardStore(
-        broker.revocations.blocksIssuance({
-          provider: subject.provider,
-          sub: subject.sub,
-          policy: decision.policy,
-        }),
-      )
-    ) {
-      throw new InvalidRequest('issuance to this subject or by this policy is revoked').withDetail('revoked')
-    }
-    stage = decision.grant.kind === 'aws' ? 'sts' : 'kms'
-    const { body, granted } = await mint(
-      broker,
-      request,
-      subject,
-      decision.policy,
-      decision.grant,
-      req.requestId,
-    )
-    outcome.granted = granted
-    outcome.now = broker.now()
-    broker.audit.emit(exchangeEvent(outcome))
-    record(broker, 'allowed', outcome.now - startedAt)
-    return jsonResponse(200, body, req.requestId)
-  } catch (err) {
-    const error =
-      err instanceof StoreUnavailable ? new TemporarilyUnavailable('state store unavailable') : err
-    outcome.now = broker.now()
-    if (outcome.subject === undefined && subjectToken !== undefined)
-      outcome.rawTokenHash = tokenHash(subjectToken)
-    broker.audit.emit(exchangeEvent({ ...outcome, error }))
-    const unavailable = error instanceof TemporarilyUnavailable
-    if (unavailable && stage !== 'verify' && stage !== 'policy') broker.metrics.count(`${stage}_errors`)
-    record(broker, unavailable ? 'error' : 'denied', outcome.now - startedAt)
-    throw error
-  }
+  const record = startExchangeRecord(broker, req.requestId)
+  const { request, form } = await record.step({}, () => parse(req))
+  const presented = { subjectTokenType: request.subjectTokenType, subjectToken: request.subjectToken }
+  const subject = await record.step(presented, () => verify(broker, request, form, req))
+  const verified = { ...presented, subject }
+  const decision = await record.step(verified, () => decide(broker, request, subject))
+  const decided = { ...verified, trace: decision.trace }
+  const allowed = await record.step(decided, () => permit(decision))
+  const permitted = { ...decided, policy: allowed.policy }
+  await record.step(permitted, () => limit(broker, allowed, subject))
+  await record.step(permitted, () => consume(broker, subject))
+  await record.step(permitted, () => guard(broker, allowed, subject))
+  const minted = await record.step(permitted, () => mint(broker, allowed, subject, request, req.requestId))
+  return record.allowed(permitted, minted)
 }
 
-/** Which dependency a failure at this point belongs to (for the error metrics). */
-type Stage = 'verify' | 'policy' | 'store' | 'kms' | 'sts'
-
-function record(broker: Broker, outcome: 'allowed' | 'denied' | 'error', ms: number): void {
-  broker.metrics.count('exchanges', { outcome })
-  broker.metrics.timing('latency', ms, { outcome })
-  broker.metrics.flush()
+function parse(req: HttpRequest): { request: TokenRequest; form: FormParams } {
+  const form = parseForm(req.headers['content-type'], req.body, REPEATABLE)
+  return { request: parseTokenRequest(form), form }
 }
 
-async function verifySubject(
+/** Verifies the subject token with the verifier registered for its token type. */
+async function verify(
   broker: Broker,
   request: TokenRequest,
   form: FormParams,
@@ -127,6 +74,7 @@ async function verifySubject(
   })
 }
 
+/** Evaluates the policies (pure; deny by default). */
 function decide(broker: Broker, request: TokenRequest, subject: VerifiedSubject): Decision {
   return evaluate(broker.policies, {
     provider: subject.provider,
@@ -138,56 +86,79 @@ function decide(broker: Broker, request: TokenRequest, subject: VerifiedSubject)
   })
 }
 
-async function mint(
-  broker: Broker,
-  request: TokenRequest,
-  subject: VerifiedSubject,
-  policy: string,
-  grant: ResolvedGrant,
-  requestId: string,
-): Promise<{ body: Record<string, unknown>; granted: Record<string, unknown> }> {
-  if (grant.kind === 'aws') {
-    if (!broker.awsMinter) throw new InvalidTarget('AWS credentials are not available from this broker')
-    const body = await broker.awsMinter.mint(grant, subject, { policy, requestId })
-    return { body: { ...body }, granted: { role_arn: grant.roleArn, expires_in: body.expires_in } }
-  }
-  const minted = await mintAccessToken(broker.keys.active, {
-    issuer: broker.issuer,
-    sub: subject.sub,
-    audience: grant.audience,
-    scopes: grant.scopes,
-    ttl: grant.ttl,
-    clientId: policy,
-    idp: subject.provider,
-    now: broker.now(),
-  })
-  const scope = grant.scopes.join(' ')
-  return {
-    body: {
-      access_token: minted.token,
-      issued_token_type: request.tokenType,
-      token_type: 'Bearer',
-      expires_in: grant.ttl,
-      ...(scope ? { scope } : {}),
-    },
-    granted: {
-      audience: grant.audience,
-      scope,
-      ttl: grant.ttl,
-      jti: minted.jti,
-      kid: broker.keys.active.kid,
-    },
+/** Turns a denying decision into its OAuth error. */
+function permit(decision: Decision): Allow {
+  if (decision.allow) return decision
+  throw decision.error === 'invalid_scope'
+    ? new InvalidScope(decision.message)
+    : new InvalidTarget(decision.message)
+}
+
+/** Per-identity rate limit: runs before `consume`, so a refused request keeps its subject token. */
+function limit(_broker: Broker, _decision: Allow, _subject: VerifiedSubject): void {
+  // No policy sets a rate limit yet; the step holds its place in the order.
+}
+
+/** Replay protection: a single-use subject token is consumed here, once. */
+async function consume(broker: Broker, subject: VerifiedSubject): Promise<void> {
+  if (!subject.replay) return
+  const first = await guardStore(
+    broker,
+    consumeOnce(broker.table, subject.replay.key, subject.replay.expiresAt),
+  )
+  if (!first) throw new InvalidRequest('subject_token has already been used').withDetail('replay')
+}
+
+/** The kill switch: revoked subjects and policies get nothing. */
+async function guard(broker: Broker, decision: Allow, subject: VerifiedSubject): Promise<void> {
+  const query = { provider: subject.provider, sub: subject.sub, policy: decision.policy }
+  if (await guardStore(broker, broker.revocations.blocksIssuance(query))) {
+    throw new InvalidRequest('issuance to this subject or by this policy is revoked').withDetail('revoked')
   }
 }
 
-/** Store failures become 503 (fail closed); BrokerErrors pass through. */
-async function guardStore<T>(p: Promise<T>): Promise<T> {
+/** Mints the credential with the minter registered for the grant's kind. */
+async function mint(
+  broker: Broker,
+  decision: Allow,
+  subject: VerifiedSubject,
+  request: TokenRequest,
+  requestId: string,
+): Promise<Minted> {
+  const minter = broker.minters.get(decision.grant.kind)
+  if (!minter) throw new InvalidTarget(`${decision.grant.kind} grants are not available from this broker`)
+  try {
+    return await minter.mint(decision.grant, subject, {
+      policy: decision.policy,
+      requestId,
+      request,
+      now: broker.now(),
+    })
+  } catch (err) {
+    if (err instanceof TemporarilyUnavailable && minter.outageMetric)
+      broker.metrics.count(minter.outageMetric)
+    throw err
+  }
+}
+
+/** Store failures become 503 (fail closed) and count as store errors; BrokerErrors pass through. */
+async function guardStore<T>(broker: Broker, p: Promise<T>): Promise<T> {
   try {
     return await p
   } catch (err) {
+    if (err instanceof BrokerError && !(err instanceof TemporarilyUnavailable)) throw err
+    broker.metrics.count('store_errors')
     if (err instanceof BrokerError) throw err
-    throw new TemporarilyUnavailable('state store unavailable').withDetail(
-      String((err as Error)?.message ?? err),
-    )
+    throw storeOutage(err)
   }
+}
+
+/** A store failure as the caller sees it: 503; a table over its request quota is a throttle. */
+function storeOutage(err: unknown): TemporarilyUnavailable {
+  const detail = String((err as Error)?.message ?? err)
+  return isThrottlingAwsError((err as Error)?.cause)
+    ? new DependencyThrottled('store', 'state store is over its request quota; retry later').withDetail(
+        detail,
+      )
+    : new TemporarilyUnavailable('state store unavailable').withDetail(detail)
 }

@@ -23,11 +23,29 @@ export const REPEATABLE = new Set(['audience', 'resource'])
 
 const MAX_TARGETS = 10
 const MAX_TARGET_LENGTH = 2048
+/** Longest URI-valued parameter (grant and token types): every one Tessera knows is under 80. */
+export const MAX_TYPE_LENGTH = 256
+const MAX_SCOPE_LENGTH = 4096
+/**
+ * Upper bounds of the parameters that are read as text (and may reach the audit log), checked
+ * before any other: an overlong value is refused without being scanned, copied or logged.
+ * The tokens themselves are bounded by the body limit and by each verifier, and never logged.
+ */
+const BOUNDED: ReadonlyArray<readonly [string, number]> = [
+  ['grant_type', MAX_TYPE_LENGTH],
+  ['subject_token_type', MAX_TYPE_LENGTH],
+  ['actor_token_type', MAX_TYPE_LENGTH],
+  ['requested_token_type', MAX_TYPE_LENGTH],
+  ['scope', MAX_SCOPE_LENGTH],
+]
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 const TOKEN_GRANT_TYPES = new Set<string>([TokenTypes.accessToken, TokenTypes.jwt])
 
 /** Validates the form of a token-exchange request (no verification, no policy). */
 export function parseTokenRequest(form: FormParams): TokenRequest {
+  for (const [name, max] of BOUNDED) {
+    if ((form.get(name)?.length ?? 0) > max) throw new InvalidRequest(`${name} exceeds ${max} characters`)
+  }
   const grantType = form.get('grant_type')
   if (grantType === undefined) throw new InvalidRequest('grant_type is required')
   if (grantType !== TOKEN_EXCHANGE_GRANT) {
@@ -72,7 +90,8 @@ function targets(form: FormParams, name: 'audience' | 'resource'): string[] {
   const values = form.getAll(name)
   if (values.length > MAX_TARGETS) throw new InvalidRequest(`at most ${MAX_TARGETS} ${name} values`)
   for (const v of values) {
-    if (v.length > MAX_TARGET_LENGTH) throw new InvalidRequest(`${name} is too long`)
+    if (v.length > MAX_TARGET_LENGTH)
+      throw new InvalidRequest(`${name} exceeds ${MAX_TARGET_LENGTH} characters`)
     if (name === 'resource' && !isAbsoluteUri(v)) {
       throw new InvalidRequest('resource must be an absolute URI without a fragment (RFC 8707)')
     }

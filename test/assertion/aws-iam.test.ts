@@ -46,8 +46,8 @@ describe('aws-iam verifier: accepted', () => {
         session: 'orders-fn',
       },
       tokenHash: createHash('sha256').update(token).digest('base64url'),
-      // replay: once by default; the key lives until the 5-minute X-Amz-Date window + tolerance closes.
-      replay: { key: `aws-iam:${signatureOf(token)}`, expiresAt: T / 1000 + 301 + 30 },
+      // replay: once by default; the key lives until the 5-minute X-Amz-Date window + tolerance + the replay margin closes.
+      replay: { key: `aws-iam:${signatureOf(token)}`, expiresAt: T / 1000 + 301 + 30 + 60 },
     })
     expect(fake.count('GetCallerIdentity')).toBe(1)
     expect(fake.requests[0]?.auth).toBe('ok')
@@ -156,7 +156,7 @@ describe('aws-iam replay key', () => {
 
   it('a request signed 4 minutes ago keeps its key only until its window closes', async () => {
     const subject = await verifier().verify(input(await signAs(LAMBDA_ROLE, { at: T - 240_000 })))
-    expect(subject.replay?.expiresAt).toBe((T - 240_000) / 1000 + 301 + 30)
+    expect(subject.replay?.expiresAt).toBe((T - 240_000) / 1000 + 301 + 30 + 60)
   })
 })
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkGcpInstance, isGcpInstanceProvider } from '../../lib/assertion/gcp-instance.js'
 import { InvalidRequest } from '../../lib/errors.js'
+import { REPLAY_MARGIN_SECONDS } from '../../lib/store/replay.js'
 import { generateTestKey, sha256b64u, signCompact } from '../helpers/oidc-issuer.js'
 import { BROKER, type OidcFixture, oidcProvider, setupOidc } from './oidc-fixture.js'
 
@@ -56,7 +57,7 @@ describe('gcp-instance preset: accepted', () => {
     expect((subject.claims.google as { compute_engine: unknown }).compute_engine).toEqual(ENGINE)
     expect(subject.replay).toEqual({
       key: `gcp:gce:${sha256b64u(token.split('.').slice(0, 2).join('.'))}`,
-      expiresAt: now + 3600 + 30,
+      expiresAt: now + 3600 + 30 + REPLAY_MARGIN_SECONDS,
     })
     expect(fx.fetched).toContain(GOOGLE_CERTS)
     expect(fx.issuer.hits('/.well-known/openid-configuration')).toBe(0)

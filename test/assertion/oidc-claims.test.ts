@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkJwtClaims } from '../../lib/assertion/jwt-claims.js'
 import { InvalidRequest } from '../../lib/errors.js'
+import { REPLAY_MARGIN_SECONDS } from '../../lib/store/replay.js'
 import { BROKER, type OidcFixture, setupOidc } from './oidc-fixture.js'
 
 const SUB = 'repo:acme/app:ref:refs/heads/main'
@@ -55,11 +56,11 @@ describe('oidc claims: accepted', () => {
     expect((await fx.verify(await fx.issuer.sign({ ...base(), iat: now - 900 }))).sub).toBe(SUB)
   })
 
-  it('reports the replay key for replay: once (exp + tolerance), and none otherwise', async () => {
+  it('reports the replay key for replay: once (exp + tolerance + the replay margin), and none otherwise', async () => {
     const subject = await once.verify(
       await once.issuer.sign({ ...base(), aud: 'https://a.example', jti: 'j-1' }),
     )
-    expect(subject.replay).toEqual({ key: 'oidc:gl:j-1', expiresAt: now + 300 + 30 })
+    expect(subject.replay).toEqual({ key: 'oidc:gl:j-1', expiresAt: now + 300 + 30 + REPLAY_MARGIN_SECONDS })
     expect((await fx.verify(await fx.issuer.sign(base()))).replay).toBeUndefined()
   })
 })

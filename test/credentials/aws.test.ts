@@ -1,20 +1,39 @@
 import { STSClient } from '@aws-sdk/client-sts'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { TokenTypes } from '../../lib/assertion/token-types.js'
 import type { VerifiedSubject } from '../../lib/assertion/types.js'
 import { awsClientConfig } from '../../lib/aws/retry.js'
 import { type AwsGrant, AwsGrantSchema } from '../../lib/config/schema.js'
 import {
   AWS_CREDENTIALS_TOKEN_TYPE,
+  type AwsCredentialsResponse,
   clampDuration,
   createAwsMinter,
   validateAwsGrant,
 } from '../../lib/credentials/aws.js'
 import { roleSessionName } from '../../lib/credentials/aws-session.js'
-import { InvalidRequest, InvalidTarget, TemporarilyUnavailable } from '../../lib/errors.js'
+import type { MintContext, Minted } from '../../lib/credentials/minter.js'
+import {
+  DependencyThrottled,
+  InvalidRequest,
+  InvalidTarget,
+  TemporarilyUnavailable,
+} from '../../lib/errors.js'
 import { type FakeSts, startFakeSts, TESSERA_ROLE } from '../fakes/sts.js'
 
 const ROLE = 'arn:aws:iam::123456789012:role/deploy'
-const CTX = { policy: 'deploy-app', requestId: 'req-1' }
+const CTX: MintContext = {
+  policy: 'deploy-app',
+  requestId: 'req-1',
+  request: {
+    subjectToken: 'unused',
+    subjectTokenType: TokenTypes.jwt,
+    audiences: [],
+    resources: [],
+    tokenType: TokenTypes.awsCredentials,
+  },
+  now: 0,
+}
 
 const subject: VerifiedSubject = {
   provider: 'github-actions',
@@ -32,7 +51,12 @@ const subject: VerifiedSubject = {
   tokenHash: 'aGFzaA',
 }
 
-const grant = (g: Record<string, unknown> = {}): AwsGrant => AwsGrantSchema.parse({ roleArn: ROLE, ...g })
+const grant = (g: Record<string, unknown> = {}): AwsGrant & { kind: 'aws' } => ({
+  kind: 'aws',
+  ...AwsGrantSchema.parse({ roleArn: ROLE, ...g }),
+})
+/** The credentials body of a minted answer. */
+const body = async (minted: Promise<Minted>) => (await minted).body as AwsCredentialsResponse
 
 let fake: FakeSts
 let client: STSClient
@@ -62,7 +86,7 @@ beforeEach(() => fake.reset())
 
 describe('createAwsMinter: what is sent to STS', () => {
   it('assumes the role and answers with the RFC 8693 AWS credentials body', async () => {
-    const resp = await createAwsMinter({ client }).mint(grant({ duration: '1h' }), subject, CTX)
+    const resp = await body(createAwsMinter({ client }).mint(grant({ duration: '1h' }), subject, CTX))
     expect(resp.issued_token_type).toBe(AWS_CREDENTIALS_TOKEN_TYPE)
     expect(resp.token_type).toBe('N_A')
     expect(resp.aws_access_key_id).toMatch(/^ASIA[A-Z0-9]{16}$/)
@@ -124,7 +148,7 @@ describe('createAwsMinter: what is sent to STS', () => {
   it('builds its own STS client that honours AWS_ENDPOINT_URL_STS and the default credential chain', async () => {
     process.env.AWS_ENDPOINT_URL_STS = fake.endpoint
     try {
-      const resp = await createAwsMinter().mint(grant(), subject, CTX)
+      const resp = await body(createAwsMinter().mint(grant(), subject, CTX))
       expect(resp.aws_access_key_id).toMatch(/^ASIA/)
       expect(fake.requests[0]?.auth).toBe('ok')
       expect(fake.requests[0]?.headers.authorization).toContain(`Credential=${TESSERA_ROLE.accessKeyId}/`)
@@ -197,16 +221,19 @@ describe('createAwsMinter: STS errors', () => {
 
   it('retries a throttled call and succeeds', async () => {
     fake.fail('Throttling', { times: 1 })
-    const resp = await createAwsMinter({ client }).mint(grant(), subject, CTX)
+    const resp = await body(createAwsMinter({ client }).mint(grant(), subject, CTX))
     expect(resp.aws_access_key_id).toMatch(/^ASIA/)
     expect(fake.count('AssumeRole')).toBe(2)
   })
 
-  it('gives up on persistent throttling after 3 attempts with 503', async () => {
+  it('gives up on persistent throttling after 3 attempts with 503, Retry-After and a throttle', async () => {
     fake.fail('Throttling')
-    await expect(createAwsMinter({ client }).mint(grant(), subject, CTX)).rejects.toThrow(
-      TemporarilyUnavailable,
-    )
+    const err = await createAwsMinter({ client })
+      .mint(grant(), subject, CTX)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(DependencyThrottled)
+    expect(err).toMatchObject({ status: 503, dependency: 'sts', headers: { 'Retry-After': '1' } })
+    expect((err as Error).message).not.toMatch(/Rate exceeded/)
     expect(fake.count('AssumeRole')).toBe(3)
   })
 
@@ -216,6 +243,7 @@ describe('createAwsMinter: STS errors', () => {
       .mint(grant(), subject, CTX)
       .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TemporarilyUnavailable)
+    expect(err).not.toBeInstanceOf(DependencyThrottled)
     expect((err as TemporarilyUnavailable).status).toBe(503)
     expect(fake.count('AssumeRole')).toBe(3)
   })

@@ -37,7 +37,7 @@ type Resources = Record<string, { Type: string; Properties: Record<string, any> 
 
 const dirs: string[] = []
 async function packageWith(
-  param: string | undefined,
+  param: string | readonly string[] | undefined,
   stage = 'prod',
 ): Promise<{ ok: boolean; out: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-sls-'))
@@ -48,7 +48,7 @@ async function packageWith(
     stage,
     '--package',
     dir,
-    ...(param === undefined ? [] : [`--param=${param}`]),
+    ...(param === undefined ? [] : [param].flat().map((p) => `--param=${p}`)),
   ]
   try {
     const { stdout, stderr } = await run(bin('osls'), args, { cwd: ROOT, env: offlineEnv, timeout: 90_000 })
@@ -58,8 +58,17 @@ async function packageWith(
     return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}`, dir }
   }
 }
-const template = (dir: string): Resources =>
-  JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources
+// biome-ignore lint/suspicious/noExplicitAny: untyped CloudFormation JSON, as above.
+type Untyped = any
+interface Template {
+  Resources: Resources
+  Parameters: Record<string, Untyped>
+  Conditions: Record<string, Untyped>
+  Metadata?: Untyped
+}
+const document = (dir: string): Template =>
+  JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'))
+const template = (dir: string): Resources => document(dir).Resources
 const ofType = (r: Resources, type: string) => Object.entries(r).filter(([, v]) => v.Type === type)
 const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v])
 const policyStatements = (role: Resources[string]): Statement[] =>
@@ -85,6 +94,9 @@ let withoutRoles: Resources
 let missing: { ok: boolean; out: string }
 let wildcard: { ok: boolean; out: string }
 let longStage: { ok: boolean; out: string }
+let withTopic: Template
+let defaults: Template
+const TOPIC = 'arn:aws:sns:us-east-1:111122223333:tessera-alarms'
 
 beforeAll(async () => {
   await run(bin('tsx'), [join(ROOT, 'scripts', 'bundle.ts')], {
@@ -99,7 +111,15 @@ beforeAll(async () => {
   const c = await packageWith(undefined)
   const d = await packageWith('assumableRoleArns=arn:aws:iam::111122223333:role/*')
   longStage = await packageWith('assumableRoleArns=none', 'preview-feature-branch-with-a-long-name')
-  if (!a.ok || !b.ok) throw new Error(`osls package failed:\n${a.out}\n${b.out}`)
+  const e = await packageWith([
+    'assumableRoleArns=none',
+    `alarmTopicArn=${TOPIC}`,
+    'throttleRate=50',
+    'throttleBurst=80',
+  ])
+  if (!a.ok || !b.ok || !e.ok) throw new Error(`osls package failed:\n${a.out}\n${b.out}\n${e.out}`)
+  withTopic = document(e.dir)
+  defaults = document(b.dir)
   withRoles = template(a.dir)
   withoutRoles = template(b.dir)
   missing = c
@@ -278,13 +298,106 @@ describe('serverless package (offline)', () => {
     )
   })
 
-  it('functions run the pre-built bundles on nodejs20.x / arm64', () => {
+  it('functions run the pre-built bundles on nodejs24.x / arm64', () => {
     const fns = ofType(withRoles, 'AWS::Lambda::Function')
     expect(fns.length).toBe(FUNCTIONS.length)
     for (const [, f] of fns) {
-      expect(f.Properties.Runtime).toBe('nodejs20.x')
+      expect(f.Properties.Runtime).toBe('nodejs24.x')
       expect(f.Properties.Architectures).toEqual(['arm64'])
       expect(f.Properties.Handler).toMatch(/^dist\/[a-z]+\/index\.handler$/)
     }
+  })
+})
+
+describe('alarms and throttling in the packaged template', () => {
+  const alarms = (t: Template) => ofType(t.Resources, 'AWS::CloudWatch::Alarm')
+  const ACTIONS = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'alarmTopicArn' }], { Ref: 'AWS::NoValue' }] }
+
+  it('every alarm notifies alarmTopicArn on ALARM and OK, only when the topic is set', () => {
+    expect(alarms(defaults).length).toBeGreaterThanOrEqual(3)
+    for (const [, alarm] of alarms(defaults)) {
+      expect(alarm.Properties.AlarmActions).toEqual(ACTIONS)
+      expect(alarm.Properties.OKActions).toEqual(ACTIONS)
+      expect(alarm.Properties.TreatMissingData).toBe('notBreaching')
+    }
+    expect(defaults.Conditions.HasAlarmTopic).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'alarmTopicArn' }, ''] }],
+    })
+  })
+
+  it('alarmTopicArn defaults to empty (no actions) and takes the packaged --param value', () => {
+    expect(defaults.Parameters.alarmTopicArn.Default).toBe('')
+    expect(withTopic.Parameters.alarmTopicArn.Default).toBe(TOPIC)
+    const pattern = new RegExp(defaults.Parameters.alarmTopicArn.AllowedPattern)
+    expect(pattern.test('')).toBe(true)
+    expect(pattern.test(TOPIC)).toBe(true)
+    for (const bad of [
+      'arn:aws:sqs:us-east-1:111122223333:q',
+      'arn:aws:sns:us-east-1:1234:t',
+      `${TOPIC} `,
+      '*',
+    ])
+      expect(pattern.test(bad)).toBe(false)
+  })
+
+  it('alarms cover token-function 5xx, store/KMS/STS/GitHub errors, throttles and clone alerts', () => {
+    const watched = alarms(defaults).map(([, a]) => `${a.Properties.Namespace}/${a.Properties.MetricName}`)
+    expect(watched.sort()).toEqual(
+      [
+        'AWS/ApiGateway/5xx',
+        'AWS/Lambda/Errors',
+        'Tessera/store_errors',
+        'Tessera/kms_errors',
+        'Tessera/sts_errors',
+        'Tessera/github_errors',
+        'Tessera/throttles',
+        'Tessera/clone_suspected',
+      ].sort(),
+    )
+    const lambda = alarms(defaults).find(([, a]) => a.Properties.Namespace === 'AWS/Lambda')![1]
+    expect(lambda.Properties.Dimensions).toEqual([
+      { Name: 'FunctionName', Value: { Ref: 'TokenLambdaFunction' } },
+    ])
+    const api = alarms(defaults).find(([, a]) => a.Properties.Namespace === 'AWS/ApiGateway')![1]
+    expect(api.Properties.Dimensions).toContainEqual({ Name: 'ApiId', Value: { Ref: 'HttpApi' } })
+  })
+
+  it('EMF alarms use the one dimension the metrics carry (service=tessera)', () => {
+    for (const [, a] of alarms(defaults).filter(([, x]) =>
+      /_errors$|^throttles$/.test(x.Properties.MetricName),
+    ))
+      expect(a.Properties.Dimensions).toEqual([{ Name: 'service', Value: 'tessera' }])
+  })
+
+  it('clone alerts are counted by a metric filter on the token function audit log', () => {
+    const [[, filter] = []] = ofType(defaults.Resources, 'AWS::Logs::MetricFilter')
+    expect(filter!.Properties.LogGroupName).toEqual({ Ref: 'TokenLogGroup' })
+    expect(filter!.Properties.FilterPattern).toBe('{ $.event = "instance.clone_suspected" }')
+    expect(filter!.Properties.MetricTransformations).toEqual([
+      expect.objectContaining({
+        MetricNamespace: 'Tessera',
+        MetricName: 'clone_suspected',
+        MetricValue: '1',
+      }),
+    ])
+  })
+
+  it('the HTTP API stage throttles every route from throttleRate (100) and throttleBurst (200)', () => {
+    const [[, stage] = []] = ofType(defaults.Resources, 'AWS::ApiGatewayV2::Stage')
+    expect(stage!.Properties.DefaultRouteSettings).toMatchObject({
+      ThrottlingRateLimit: { Ref: 'throttleRate' },
+      ThrottlingBurstLimit: { Ref: 'throttleBurst' },
+    })
+    expect(defaults.Parameters.throttleRate).toMatchObject({ Type: 'Number', Default: 100 })
+    expect(defaults.Parameters.throttleBurst).toMatchObject({ Type: 'Number', Default: 200 })
+    expect(String(withTopic.Parameters.throttleRate.Default)).toBe('50')
+    expect(String(withTopic.Parameters.throttleBurst.Default)).toBe('80')
+  })
+
+  it('nodejs24.x everywhere, and the only cfn-lint exception is W3005 with its reason in infra/', () => {
+    const runtimes = ofType(defaults.Resources, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Runtime)
+    expect(new Set(runtimes)).toEqual(new Set(['nodejs24.x']))
+    expect(defaults.Metadata).toEqual({ 'cfn-lint': { config: { ignore_checks: ['W3005'] } } })
+    for (const [, r] of Object.entries(defaults.Resources)) expect(r).not.toHaveProperty('Metadata')
   })
 })

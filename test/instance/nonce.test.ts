@@ -4,6 +4,7 @@ import type { BrokerError } from '../../lib/errors.js'
 import { TooManyRequests } from '../../lib/errors.js'
 import { createNonceService, NONCE_TTL_SECONDS } from '../../lib/instance/nonce.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
+import type { StateItem, StateTable } from '../../lib/store/types.js'
 import { storeKinds } from './stores.js'
 
 const NOW = Date.parse('2026-03-01T12:00:10Z')
@@ -41,6 +42,41 @@ describe.each(storeKinds())('nonce service on $name', (store) => {
     const { clock, nonces } = setup()
     const { nonce } = await nonces.issue(freshIp())
     clock.now += (NONCE_TTL_SECONDS + 1) * 1000
+    expect(await nonces.consume(nonce)).toBe(false)
+  })
+
+  it('keeps a consumed nonce until the assertion embedding it can no longer be accepted', async () => {
+    const clock = { now: NOW }
+    const table = store.open(() => clock.now)
+    const written: StateItem[] = []
+    const recording: StateTable = {
+      put: (item, condition) => {
+        written.push(item)
+        return table.put(item, condition)
+      },
+      get: (pk, sk) => table.get(pk, sk),
+      delete: (pk, sk, condition) => table.delete(pk, sk, condition),
+      query: (pk) => table.query(pk),
+      increment: (pk, sk, attr, opts) => table.increment(pk, sk, attr, opts),
+    }
+    const nonces = createNonceService(recording, { rateLimitPerMinute: 10, now: () => clock.now })
+    const { nonce } = await nonces.issue(freshIp())
+    const keepUntil = NOW / 1000 + 3600
+    expect(await nonces.consume(nonce, keepUntil)).toBe(true)
+    const consumed = written.at(-1)
+    expect(consumed).toMatchObject({ expiresAt: keepUntil, attrs: { state: 'consumed' } })
+    // Long past the nonce's own 300 s, the digits are still taken: they cannot be issued again.
+    clock.now += 3000 * 1000
+    expect(await table.get(consumed?.pk ?? '', '-')).toMatchObject({ attrs: { state: 'consumed' } })
+    expect(await table.put({ pk: consumed?.pk ?? '', sk: '-', attrs: {} }, { ifAbsent: true })).toBe(false)
+    expect(await nonces.consume(nonce, keepUntil)).toBe(false)
+  })
+
+  it('never keeps a consumed nonce shorter than its own lifetime', async () => {
+    const { clock, nonces } = setup()
+    const { nonce } = await nonces.issue(freshIp())
+    expect(await nonces.consume(nonce, 1)).toBe(true)
+    clock.now += (NONCE_TTL_SECONDS - 1) * 1000
     expect(await nonces.consume(nonce)).toBe(false)
   })
 

@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, compactVerify, importJWK } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { awsClientConfig } from '../../lib/aws/retry.js'
 import type { SigningAlgorithm } from '../../lib/config/schema.js'
-import { TemporarilyUnavailable } from '../../lib/errors.js'
+import { DependencyThrottled, TemporarilyUnavailable } from '../../lib/errors.js'
 import { createKmsSigner, KmsKeyError } from '../../lib/keys/kms-signer.js'
 import type { Signer } from '../../lib/keys/signer.js'
 import { type KmsFake, startKmsFake } from '../fakes/kms.js'
@@ -134,6 +134,8 @@ describe('createKmsSigner: retries and 503', () => {
       const err = await signer.sign(new Uint8Array([1])).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(TemporarilyUnavailable)
       expect((err as TemporarilyUnavailable).status).toBe(503)
+      // Only a quota refusal is a throttle (the `throttles` metric, a short Retry-After).
+      expect(err instanceof DependencyThrottled).toBe(fault === 'throttle')
       expect(fake.calls('Sign')).toBe(attempts)
     })
   }
