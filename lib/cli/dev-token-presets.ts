@@ -1,6 +1,9 @@
 import type { PresetName } from '../config/presets.js'
 
-/** The claims a real issuer of each preset sends for one plausible workload (`--claim` overrides any). */
+/**
+ * The claims a real issuer of each preset sends for one plausible workload (`--claim` overrides
+ * any). The GitHub sample is the workload examples/github-actions-local.yaml admits.
+ */
 export interface PresetSample {
   readonly sub: string
   readonly claims: Readonly<Record<string, unknown>>
@@ -10,9 +13,9 @@ const GITHUB: PresetSample = {
   sub: 'repo:acme/app:ref:refs/heads/main',
   claims: {
     repository: 'acme/app',
-    repository_id: '100002',
+    repository_id: '892345671',
     repository_owner: 'acme',
-    repository_owner_id: '100001',
+    repository_owner_id: '1234567',
     repository_visibility: 'private',
     ref: 'refs/heads/main',
     ref_type: 'branch',

@@ -77,9 +77,10 @@ export async function startServe(
   })
   const routes = (await deps.loadRoutes())(() => Promise.resolve(broker))
   const presets = [...new Set(dev?.standIns.map((s) => s.preset) ?? [])]
-  const extra = builtin || dev ? await devIssuerRoutes(baseUrl, devIssuerKeyFile(io.env), presets) : undefined
+  const keyFile = devIssuerKeyFile(io.env)
+  const extra = builtin || dev ? await devIssuerRoutes(baseUrl, keyFile, presets) : undefined
   const server = await startLocalServer({ host, port, routes, ...(extra ? { extra } : {}) })
-  if (dev) io.stderr.write(devIssuerWarning(server.url, dev.standIns))
+  if (dev) io.stderr.write(devIssuerWarning(server.url, dev.standIns, keyFile))
   const n = loaded.config.policies.length
   io.stderr.write(
     `tessera listening on ${server.url} — config: ${loaded.file}; issuer: ${broker.issuer}; ` +

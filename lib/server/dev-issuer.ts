@@ -97,12 +97,16 @@ export function trustDevIssuer(
 }
 
 /** The loud start-up notice of a broker that trusts the development issuer. */
-export function devIssuerWarning(brokerUrl: string, standIns: readonly DevIssuerStandIn[]): string {
+export function devIssuerWarning(
+  brokerUrl: string,
+  standIns: readonly DevIssuerStandIn[],
+  keyFile: string,
+): string {
   const bar = '!'.repeat(78)
   return [
     bar,
     `WARNING: this broker trusts a DEVELOPMENT issuer at ${devIssuerUrl(brokerUrl)}`,
-    `its private key is ${devIssuerKeyFile()}; anyone who can read it can mint any identity.`,
+    `its private key is ${keyFile}; anyone who can read it can mint any identity.`,
     ...standIns.map(
       (s) => `  provider ${s.provider} (preset ${s.preset}) trusts ${s.issuer} instead of ${s.replaced}`,
     ),
