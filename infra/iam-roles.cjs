@@ -16,35 +16,20 @@ const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/
 // retired slot's key material, docs/deploy.md "Rotating keys") means renaming it here too.
 const SIGNING_KEYS = ['SigningKeyBlue', 'SigningKeyGreen']
 
-// Every function builds the key ring at cold start (DescribeKey checks usage and spec,
-// GetPublicKey caches the public key); only `token` signs.
-const READ_KEYS = ['kms:GetPublicKey', 'kms:DescribeKey']
-
 /**
- * What each function calls (serverless.yml `functions:` has the same names):
- * - token: Sign; replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure
- *   nonce PutItem; sts:AssumeRole for `aws` grants. (An aws-iam caller's GetCallerIdentity is
- *   sent with the caller's own signature: no permission of Tessera's.)
- * - introspect: revocation list Query.
- * - revoke: revoke PutItem, lift GetItem/DeleteItem/PutItem, revocation list Query.
- * - nonce: rate-limit counter UpdateItem (an atomic ADD), nonce PutItem.
- * - jwks, metadata, health: the key ring only.
+ * What each function calls, from the endpoint manifest (lib/endpoints/manifest.ts), as
+ * scripts/bundle.ts writes it to dist/endpoints.json: `[{ name, paths, aws: { dynamodb, kms?, sts? } }]`.
+ * serverless.yml `functions:` has the same names (test/infra/manifest.test.ts checks it).
  */
-const FUNCTIONS = {
-  token: {
-    kms: ['kms:Sign', ...READ_KEYS],
-    dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],
-    sts: true,
-  },
-  jwks: { kms: READ_KEYS },
-  metadata: { kms: READ_KEYS },
-  introspect: { kms: READ_KEYS, dynamodb: ['dynamodb:Query'] },
-  revoke: {
-    kms: READ_KEYS,
-    dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
-  },
-  health: { kms: READ_KEYS },
-  nonce: { kms: READ_KEYS, dynamodb: ['dynamodb:PutItem', 'dynamodb:UpdateItem'] },
+function endpointNeeds(root) {
+  const file = join(root, 'dist', 'endpoints.json')
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: run scripts/bundle.ts (npm run build) before packaging`)
+  }
+  const endpoints = JSON.parse(readFileSync(file, 'utf8'))
+  const needs = {}
+  for (const e of endpoints) needs[e.name] = e.aws
+  return needs
 }
 
 /** IAM role names are at most 64 characters. */
@@ -109,14 +94,16 @@ function statementsFor(fn, needs, roles) {
       // The LogGroup's Arn attribute ends in ":*", covering its log streams.
       Resource: [{ 'Fn::GetAtt': [`${logicalPrefix(fn)}LogGroup`, 'Arn'] }],
     },
-    {
+  ]
+  if (needs.kms && needs.kms.length > 0) {
+    statements.push({
       Sid: needs.kms.includes('kms:Sign') ? 'SignWithTesseraKeys' : 'ReadTesseraPublicKeys',
       Effect: 'Allow',
       Action: needs.kms,
       Resource: SIGNING_KEYS.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
-    },
-  ]
-  if (needs.dynamodb) {
+    })
+  }
+  if (needs.dynamodb.length > 0) {
     statements.push({
       Sid: 'StateTable',
       Effect: 'Allow',
@@ -124,11 +111,11 @@ function statementsFor(fn, needs, roles) {
       Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
     })
   }
-  if (needs.sts && roles.length > 0) {
+  if (needs.sts && needs.sts.length > 0 && roles.length > 0) {
     statements.push({
       Sid: 'AssumeGrantedRoles',
       Effect: 'Allow',
-      Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+      Action: needs.sts,
       Resource: roles,
     })
   }
@@ -136,12 +123,13 @@ function statementsFor(fn, needs, roles) {
 }
 
 module.exports = async ({ resolveVariable }) => {
+  const root = join(__dirname, '..')
   const roles = await assumableRoleArns(resolveVariable)
-  checkGrantedRoles(grantedRoleArns(join(__dirname, '..')), roles)
+  checkGrantedRoles(grantedRoleArns(root), roles)
   const stage = await resolveVariable('sls:stage')
   const region = await resolveVariable('self:provider.region')
   const Resources = {}
-  for (const [fn, needs] of Object.entries(FUNCTIONS)) {
+  for (const [fn, needs] of Object.entries(endpointNeeds(root))) {
     // The token role keeps the name target roles trust; the others carry their function's name.
     const name = fn === 'token' ? `tessera-${stage}-${region}` : `tessera-${stage}-${region}-${fn}`
     if (name.length > MAX_ROLE_NAME) {
@@ -170,6 +158,6 @@ module.exports = async ({ resolveVariable }) => {
   return { Resources }
 }
 
-module.exports.FUNCTIONS = FUNCTIONS
+module.exports.endpointNeeds = endpointNeeds
 module.exports.grantedRoleArns = grantedRoleArns
 module.exports.checkGrantedRoles = checkGrantedRoles

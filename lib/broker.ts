@@ -7,13 +7,14 @@ import { type CheckedConfig, formatPath } from './config/check.js'
 import type { Config, ProviderConfig } from './config/schema.js'
 import { type AnyMinter, type Minter, mintersByKind } from './credentials/minter.js'
 import { createTokenMinter } from './credentials/token-minter.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, PolicyCompileError } from './errors.js'
+import { UsageRecorder } from './inventory/usage.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
 import { matcherNeedsRegexEngine } from './policy/matchers.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
-import { type GrantKind, PolicyCompileError } from './policy/types.js'
+import type { GrantKind } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
 import { RevocationList } from './store/revocations.js'
 import type { StateTable } from './store/types.js'
@@ -36,6 +37,8 @@ export interface Broker {
   readonly metrics: Telemetry
   /** Revocations (kill switch): checked after the policy decision and by introspection. */
   readonly revocations: RevocationList
+  /** Usage records for the inventory (aggregated in memory, flushed off the request path); absent when disabled. */
+  readonly usage?: UsageRecorder | undefined
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -49,6 +52,8 @@ export interface BrokerOptions {
   readonly baseDir?: string
   readonly onJwksFetch?: (issuer: string) => void
   readonly metrics?: Telemetry
+  /** Record usage for `/inventory` (default true; benchmarks compare with it off). */
+  readonly recordUsage?: boolean
 }
 
 /** Compiles policies, reporting every problem with its config location (path only without one). */
@@ -110,6 +115,11 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   }
   const minters = await createMinters(config, keys, now)
   const revocations = new RevocationList(table, { now })
+  const usage =
+    opts.recordUsage === false
+      ? undefined
+      : new UsageRecorder(table, { now, onError: () => metrics.count('store_errors', { source: 'usage' }) })
+  usage?.start()
   return {
     config,
     issuer: config.issuer,
@@ -122,6 +132,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     metrics,
     minters,
     revocations,
+    usage,
   }
 }
 

@@ -166,7 +166,113 @@ export class DependencyThrottled extends TemporarilyUnavailable {
   }
 }
 
-/** A command line that does not say what to do (missing or conflicting flags); the CLI exits 2. */
+/**
+ * 503 from the state store itself (down, timed out, full, an answer of the wrong shape): thrown where
+ * the store fails, so no caller translates it. `detail` says what failed; a store at its request
+ * quota throws DependencyThrottled('store') instead.
+ */
+export class StoreUnavailable extends TemporarilyUnavailable {
+  constructor(detail: string, options: { cause?: unknown } = {}) {
+    super('state store unavailable')
+    this.detail = detail
+    if (options.cause !== undefined) this.cause = options.cause
+  }
+}
+
+/** Raised for text that is not JSON or that repeats a member name within one object. */
+export class StrictJsonError extends SyntaxError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'StrictJsonError'
+  }
+}
+
+/** Why an outbound fetch failed; callers map every reason to their own error (usually a 503). */
+export type FetchFailureReason = 'timeout' | 'network' | 'status' | 'content-type' | 'too-large' | 'redirect'
+
+/** An outbound fetch that did not produce an acceptable response. `message` never holds a body. */
+export class FetchFailure extends Error {
+  constructor(
+    readonly reason: FetchFailureReason,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'FetchFailure'
+  }
+}
+
+/** The overall deadline passed before an AWS call (with its retries) finished. */
+export class DeadlineExceeded extends Error {
+  constructor(readonly ms: number) {
+    super(`AWS call did not finish within ${ms} ms`)
+    this.name = 'DeadlineExceeded'
+  }
+}
+
+/** The configured KMS key cannot sign for the configured algorithm (startup misconfiguration). */
+export class KmsKeyError extends Error {
+  constructor(keyId: string, reason: string, options?: { cause?: unknown }) {
+    super(`KMS key ${keyId}: ${reason}`, options)
+    this.name = 'KmsKeyError'
+  }
+}
+
+/** The DER bytes are not a well-formed ECDSA signature for this curve size. */
+export class MalformedSignature extends Error {
+  constructor(reason: string) {
+    super(`malformed ECDSA DER signature: ${reason}`)
+    this.name = 'MalformedSignature'
+  }
+}
+
+/** Why a token is not a valid Tessera access token; never sent to callers verbatim for foreign tokens. */
+export class TokenRejected extends Error {
+  constructor(readonly reason: 'malformed' | 'signature' | 'expired' | 'claims') {
+    super(`token rejected: ${reason}`)
+    this.name = 'TokenRejected'
+  }
+}
+
+/** A compile problem, located by its path in the config (e.g. policies[2].match.ref.glob). */
+export class PolicyCompileError extends Error {
+  constructor(
+    readonly path: readonly (string | number)[],
+    message: string,
+  ) {
+    super(message)
+    this.name = 'PolicyCompileError'
+  }
+}
+
+/** A template problem found at config load or at render time. */
+export class TemplateError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TemplateError'
+  }
+}
+
+/** Raised when the metadata service, the broker's /nonce or the local nonce file cannot give what is needed. */
+export class InstanceMetadataError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'InstanceMetadataError'
+  }
+}
+
+/** A failed exchange, as the broker described it. */
+export class ExchangeFailed extends Error {
+  constructor(
+    readonly error: string,
+    readonly description: string,
+    readonly status: number,
+  ) {
+    super(`${error}: ${description}`)
+    this.name = 'ExchangeFailed'
+  }
+}
+
+/** A command line the CLI cannot run (unknown flag, missing argument): exit code 2 with usage. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message)

@@ -1,11 +1,13 @@
 /**
- * Bundles each Lambda function with esbuild: functions/<fn>/handler.ts -> dist/<fn>/index.mjs
- * (ESM, minified, tree-shaken, @aws-sdk/* included — never the runtime's copy), plus the deployment
+ * Bundles one Lambda function per endpoint of lib/endpoints/manifest.ts with esbuild: the generic
+ * entry functions/handler.ts, fixed to that endpoint -> dist/<fn>/index.mjs (ESM, minified,
+ * tree-shaken, @aws-sdk/* included — never the runtime's copy), plus the deployment
  * config as dist/<fn>/tessera.json (read at cold start, see functions/runtime.ts) and the reviewed
  * dist/<fn>/tessera.yaml next to it (see lib/config/lambda-source.ts). osls then zips each
- * dist/<fn>/ as it is, so packaging needs no plugin and no AWS credentials.
+ * dist/<fn>/ as it is, so packaging needs no plugin and no AWS credentials. The endpoints' IAM needs
+ * go to dist/endpoints.json, which infra/iam-roles.cjs turns into one role per function.
  *
- *   tsx scripts/bundle.ts [--config tessera.yaml] [--only token,jwks] [--allow-missing]
+ *   tsx scripts/bundle.ts [--config tessera.yaml] [--only token,jwks]
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -13,11 +15,15 @@ import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual, parseArgs } from 'node:util'
 import { build, type Metafile, type Plugin } from 'esbuild'
 import type { Config } from '../lib/config/schema.js'
+import { ENDPOINTS, type EndpointName } from '../lib/endpoints/manifest.js'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-/** One Lambda function per endpoint group; serverless.yml lists the same names. */
-export const FUNCTIONS = ['token', 'jwks', 'metadata', 'introspect', 'revoke', 'health', 'nonce'] as const
+/** One Lambda function per manifest endpoint; serverless.yml lists the same names (a test checks it). */
+export const FUNCTIONS: readonly EndpointName[] = ENDPOINTS.map((e) => e.name)
+
+/** What infra/iam-roles.cjs reads: each function's name, paths and AWS actions. */
+export const ENDPOINTS_FILE = 'endpoints.json'
 
 /** Lambda always has env credentials: the full provider chain is swapped for a small one. */
 const lambdaCredentials: Plugin = {
@@ -81,13 +87,9 @@ export function measureOutputs(metafile: Metafile, entry: string): { initBytes: 
   }
 }
 
-/** Bundles one function; undefined when its entry point does not exist (yet). */
-export async function bundleFunction(
-  name: string,
-  outDir = join(ROOT, 'dist'),
-): Promise<BundleResult | undefined> {
-  const entry = join(ROOT, 'functions', name, 'handler.ts')
-  if (!existsSync(entry)) return undefined
+/** Bundles the function of one manifest endpoint. */
+export async function bundleFunction(name: EndpointName, outDir = join(ROOT, 'dist')): Promise<BundleResult> {
+  const entry = join(ROOT, 'functions', 'handler.ts')
   const dir = join(outDir, name)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
@@ -111,6 +113,7 @@ export async function bundleFunction(
     // ESM first so tree-shaking works on packages that ship both (@aws-sdk, @smithy, zod, jose).
     mainFields: ['module', 'main'],
     logLevel: 'warning',
+    define: { 'process.env.TESSERA_ENDPOINT': JSON.stringify(name) },
     plugins: [lambdaCredentials, lambdaRegexEngine],
     // CommonJS dependencies call require() for node built-ins; ESM output has no require of its own.
     banner: {
@@ -121,6 +124,15 @@ export async function bundleFunction(
   mkdirSync(join(outDir, 'meta'), { recursive: true })
   writeFileSync(join(outDir, 'meta', `${name}.json`), JSON.stringify(result.metafile))
   return { name, outfile, ...measureOutputs(result.metafile, outfile), metafile: result.metafile }
+}
+
+/** Writes dist/endpoints.json: the manifest's names, paths and AWS actions (no code). */
+export function writeEndpointsFile(outDir = join(ROOT, 'dist')): string {
+  mkdirSync(outDir, { recursive: true })
+  const file = join(outDir, ENDPOINTS_FILE)
+  const data = ENDPOINTS.map(({ name, paths, aws }) => ({ name, paths, aws }))
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`)
+  return file
 }
 
 /** Validates the config at build time (a typo fails the deploy, not every cold start) and checks it suits Lambda. */
@@ -182,13 +194,14 @@ async function main(): Promise<void> {
     options: {
       config: { type: 'string' },
       only: { type: 'string' },
-      'allow-missing': { type: 'boolean', default: false },
     },
   })
-  const names = values.only ? values.only.split(',').map((s) => s.trim()) : [...FUNCTIONS]
-  const unknown = names.filter((n) => !(FUNCTIONS as readonly string[]).includes(n))
-  if (unknown.length > 0)
+  const requested = values.only ? values.only.split(',').map((s) => s.trim()) : [...FUNCTIONS]
+  const names = requested.filter((n): n is EndpointName => (FUNCTIONS as readonly string[]).includes(n))
+  if (names.length < requested.length) {
+    const unknown = requested.filter((n) => !(FUNCTIONS as readonly string[]).includes(n))
     throw new Error(`unknown function(s): ${unknown.join(', ')}; known: ${FUNCTIONS.join(', ')}`)
+  }
 
   const config = values.config ?? process.env.TESSERA_DEPLOY_CONFIG ?? 'tessera.yaml'
   const configPath = resolve(ROOT, config)
@@ -201,23 +214,14 @@ async function main(): Promise<void> {
   }
 
   const json = haveConfig ? await deployConfigJson(configPath) : undefined
-  const missing: string[] = []
+  writeEndpointsFile()
   for (const name of names) {
     const result = await bundleFunction(name)
-    if (!result) {
-      missing.push(name)
-      continue
-    }
     if (json !== undefined) installDeployConfig(configPath, json, dirname(result.outfile))
     const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`
     console.log(
       `bundle: dist/${name}/index.mjs init ${kib(result.initBytes)}, total ${kib(result.totalBytes)}`,
     )
-  }
-  if (missing.length > 0) {
-    const msg = `bundle: missing entry point(s): ${missing.map((n) => `functions/${n}/handler.ts`).join(', ')}`
-    if (!values['allow-missing']) throw new Error(msg)
-    console.warn(`${msg} (skipped)`)
   }
 }
 

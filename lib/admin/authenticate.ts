@@ -1,17 +1,15 @@
-import { InsufficientScope, InvalidToken, TemporarilyUnavailable } from '../errors.js'
-import { StoreUnavailable } from '../store/types.js'
+import { InsufficientScope, InvalidToken, TemporarilyUnavailable, TokenRejected } from '../errors.js'
 import type { AdminDeps } from './deps.js'
 import {
   audiencesOf,
   type IssuedClaims,
   isIssuedTokenRevoked,
   scopesOf,
-  TokenRejected,
   verifyIssuedToken,
 } from './verify-access-token.js'
 
 /** The scopes that open the admin endpoints. */
-export type AdminScope = 'tessera:introspect' | 'tessera:revoke'
+export type AdminScope = 'tessera:introspect' | 'tessera:revoke' | 'tessera:inventory'
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
 
@@ -29,7 +27,8 @@ export async function authenticateAdmin(
   try {
     return await check(deps, headers, scope)
   } catch (err) {
-    if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('revocation state unavailable')
+    // An outage is not a denial: nothing to audit as one.
+    if (err instanceof TemporarilyUnavailable) throw err
     deps.audit?.emit({
       event: 'admin.denied',
       level: 'WARN',

@@ -1,13 +1,15 @@
 import type { Telemetry } from '../audit/emf-metrics.js'
 import type { AuditSink } from '../audit/types.js'
-import type { Broker } from '../broker.js'
 import type { KeyRing } from '../keys/signer.js'
 import type { RevocationList } from '../store/revocations.js'
 
 /** The slice of the revocation list the admin endpoints use. */
 export type RevocationAdmin = Pick<RevocationList, 'revoke' | 'lift' | 'isTokenRevoked'>
 
-/** What `/introspect` and `/revoke` need; plain data so the cores are unit-testable without a Broker. */
+/**
+ * The part of the Broker that admin authentication, `/introspect` and `/revoke` read. A Broker is one
+ * as it is; tests pass just these fields.
+ */
 export interface AdminDeps {
   readonly issuer: string
   readonly keys: KeyRing
@@ -18,30 +20,10 @@ export interface AdminDeps {
   /** Counts `revocations{action}`; absent: not counted. */
   readonly metrics?: Telemetry | undefined
   /** Configured names; `/revoke` refuses to revoke a provider or policy the config does not know (typo guard). */
-  readonly known?:
-    | { readonly providers: ReadonlySet<string>; readonly policies: ReadonlySet<string> }
+  readonly config?:
+    | {
+        readonly providers: readonly { readonly name: string }[]
+        readonly policies: readonly { readonly name: string }[]
+      }
     | undefined
-}
-
-const perBroker = new WeakMap<Broker, AdminDeps>()
-
-/** AdminDeps of a Broker: its revocation list when it has one, else one over its state table (built once). */
-export function adminDeps(broker: Broker): AdminDeps {
-  let deps = perBroker.get(broker)
-  if (!deps) {
-    const revocations = broker.revocations
-    deps = {
-      issuer: broker.issuer,
-      keys: broker.keys,
-      revocations,
-      now: broker.now,
-      audit: broker.audit,
-      known: {
-        providers: new Set(broker.config.providers.map((p) => p.name)),
-        policies: new Set(broker.config.policies.map((p) => p.name)),
-      },
-    }
-    perBroker.set(broker, deps)
-  }
-  return deps
 }

@@ -1,5 +1,6 @@
 import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose'
 import * as z from 'zod'
+import { TokenRejected } from '../errors.js'
 import type { KeyRing } from '../keys/signer.js'
 
 /** The claims of a Tessera-issued access token (RFC 9068 as `mintAccessToken` writes them). */
@@ -16,14 +17,6 @@ export const IssuedClaimsSchema = z.object({
   scope: z.string().optional(),
 })
 export type IssuedClaims = z.output<typeof IssuedClaimsSchema>
-
-/** Why a token is not a valid Tessera access token; never sent to callers verbatim for foreign tokens. */
-export class TokenRejected extends Error {
-  constructor(readonly reason: 'malformed' | 'signature' | 'expired' | 'claims') {
-    super(`token rejected: ${reason}`)
-    this.name = 'TokenRejected'
-  }
-}
 
 const keySets = new WeakMap<KeyRing, { jwks: JWTVerifyGetKey; algorithms: string[] }>()
 

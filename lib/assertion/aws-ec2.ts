@@ -1,11 +1,11 @@
 import * as z from 'zod'
 import type { AuditSink } from '../audit/types.js'
 import type { AwsEc2ProviderConfig } from '../config/providers/aws-ec2.js'
-import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
+import { InvalidRequest } from '../errors.js'
 import { bindInstance } from '../instance/binding.js'
 import { parseJsonStrict } from '../json/strict-json.js'
 import { consumeOnce } from '../store/replay.js'
-import { type StateTable, StoreUnavailable } from '../store/types.js'
+import type { StateTable } from '../store/types.js'
 import { AWS_RSA2048_CERTIFICATES } from './aws-certificates.js'
 import { decodeBase64Strict, parseSignedData, verifySignerInfo } from './cms.js'
 import { tokenHash } from './token-hash.js'
@@ -95,20 +95,18 @@ export function createAwsEc2Verifier(
         }
         nonce = input.actorToken
       }
-      await guardStore(() =>
-        bindInstance(deps.table, deps.audit, {
-          provider: provider.config.name,
-          instanceId: document.instanceId,
-          accountId: document.accountId,
-          region,
-          pendingTime,
-          nonce: nonce ?? '',
-          now: Math.floor(deps.now() / 1000),
-          requestId: input.requestId,
-          registrationWindow: binding.registrationWindow,
-          lifetime: binding.lifetime,
-        }),
-      )
+      await bindInstance(deps.table, deps.audit, {
+        provider: provider.config.name,
+        instanceId: document.instanceId,
+        accountId: document.accountId,
+        region,
+        pendingTime,
+        nonce: nonce ?? '',
+        now: Math.floor(deps.now() / 1000),
+        requestId: input.requestId,
+        registrationWindow: binding.registrationWindow,
+        lifetime: binding.lifetime,
+      })
       return {
         provider: provider.config.name,
         kind: 'aws-ec2',
@@ -245,17 +243,6 @@ async function consumeProof(
   table: StateTable,
   replay: NonNullable<VerifiedSubject['replay']>,
 ): Promise<void> {
-  if (!(await guardStore(() => consumeOnce(table, replay.key, replay.expiresAt))))
+  if (!(await consumeOnce(table, replay.key, replay.expiresAt)))
     throw new InvalidRequest('the presence proof (actor_token) has already been used')
-}
-
-/** A store that cannot answer is an outage (503), never a reason to skip the binding. */
-async function guardStore<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (err) {
-    if (err instanceof StoreUnavailable)
-      throw new TemporarilyUnavailable('the instance binding store is unavailable')
-    throw err
-  }
 }

@@ -2,11 +2,11 @@ import type { KeyObject } from 'node:crypto'
 import * as z from 'zod'
 import type { AuditSink } from '../audit/types.js'
 import type { AzureImdsProviderConfig } from '../config/providers/azure-imds.js'
-import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
+import { InvalidRequest } from '../errors.js'
 import { createNonceService } from '../instance/nonce.js'
 import { parseJsonStrict } from '../json/strict-json.js'
 import { replayExpiresAt } from '../store/replay.js'
-import { type StateTable, StoreUnavailable } from '../store/types.js'
+import type { StateTable } from '../store/types.js'
 import { AZURE_ROOT_CERTIFICATES } from './azure-roots.js'
 import { decodeBase64Strict, parseSignedData, verifySignerInfo } from './cms.js'
 import { tokenHash } from './token-hash.js'
@@ -117,16 +117,9 @@ export function createAzureImdsVerifier(
       if (createdOn - tolerance(provider) > now)
         throw new InvalidRequest('the attested document is dated in the future')
       // Last, so a document failing any other check cannot burn a nonce.
-      let fresh: boolean
-      try {
-        // The consumed nonce outlives the last instant this document is accepted (plus the margin),
-        // so its digits cannot be re-issued and the document replayed with them.
-        fresh = await nonces.consume(document.nonce, replayExpiresAt(expiresOn + tolerance(provider)))
-      } catch (err) {
-        if (err instanceof StoreUnavailable)
-          throw new TemporarilyUnavailable('the nonce store is unavailable')
-        throw err
-      }
+      // The consumed nonce outlives the last instant this document is accepted (plus the margin),
+      // so its digits cannot be re-issued and the document replayed with them.
+      const fresh = await nonces.consume(document.nonce, replayExpiresAt(expiresOn + tolerance(provider)))
       if (!fresh) {
         throw new InvalidRequest(
           'the attested document nonce was not issued by this broker, is expired, or was already used',

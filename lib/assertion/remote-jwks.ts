@@ -1,7 +1,7 @@
 import * as z from 'zod'
 import { isLoopbackHost } from '../config/url.js'
-import { InvalidRequest, TemporarilyUnavailable } from '../errors.js'
-import { FetchFailure, fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'
+import { FetchFailure, InvalidRequest, TemporarilyUnavailable } from '../errors.js'
+import { fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'
 import { parseJsonStrict } from '../json/strict-json.js'
 import { importJwk, pickKey, type VerificationKey } from './jwk-keys.js'
 

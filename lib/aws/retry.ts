@@ -1,3 +1,4 @@
+import { DeadlineExceeded } from '../errors.js'
 /**
  * Shared AWS SDK client settings (DESIGN "AWS endpoints"): at most 3 attempts including SDK
  * retries, 2 s per attempt, all within a 5 s deadline, so an exchange whose dependency does not
@@ -37,14 +38,6 @@ export function awsClientConfig(_service: AwsService): AwsClientSettings {
       connectionTimeout: AWS_CONNECT_TIMEOUT_MS,
       throwOnRequestTimeout: true,
     },
-  }
-}
-
-/** The overall deadline passed before an AWS call (with its retries) finished. */
-export class DeadlineExceeded extends Error {
-  constructor(readonly ms: number) {
-    super(`AWS call did not finish within ${ms} ms`)
-    this.name = 'DeadlineExceeded'
   }
 }
 

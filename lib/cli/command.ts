@@ -4,8 +4,7 @@
  * errors and the same exit codes: 0 done, 1 refused or failed, 2 usage error.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util'
-import { ExchangeFailed } from '../client/exchange.js'
-import { ConfigError, UsageError } from '../errors.js'
+import { ConfigError, ExchangeFailed, UsageError } from '../errors.js'
 
 /** Exit codes shared by every command. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const

@@ -1,17 +1,6 @@
 import { TOKEN_EXCHANGE_GRANT } from '../assertion/token-types.js'
+import { ExchangeFailed } from '../errors.js'
 import { fetchBroker } from './reach-broker.js'
-
-/** A failed exchange, as the broker described it. */
-export class ExchangeFailed extends Error {
-  constructor(
-    readonly error: string,
-    readonly description: string,
-    readonly status: number,
-  ) {
-    super(`${error}: ${description}`)
-    this.name = 'ExchangeFailed'
-  }
-}
 
 export interface ExchangeParams {
   readonly subjectToken: string

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
 import { link, mkdir, open, stat, unlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { InstanceMetadataError } from './instance-error.js'
+import { InstanceMetadataError } from '../errors.js'
 
 const NONCE_RE = /^[A-Za-z0-9_-]{43}$/
 

@@ -2,12 +2,11 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import * as z from 'zod'
 import { TokenTypes } from '../assertion/token-types.js'
+import { InstanceMetadataError } from '../errors.js'
 import { readBodyCapped } from '../http/bounded-fetch.js'
-import { InstanceMetadataError } from './instance-error.js'
 import { loadOrCreateNonce } from './instance-nonce.js'
 
 // The public client API in one place: callers (CLI, tests) import from here.
-export { InstanceMetadataError } from './instance-error.js'
 export { loadOrCreateNonce } from './instance-nonce.js'
 
 export type Cloud = 'aws' | 'azure' | 'gcp'

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { AwsGrant } from '../config/schema.js'
-import { InvalidTarget } from '../errors.js'
+import { InvalidTarget, TemplateError } from '../errors.js'
 
 /**
  * AssumeRole session parameters derived from a verified subject: RoleSessionName, SourceIdentity and
@@ -92,14 +92,6 @@ export function parseTemplate(template: string): TemplatePart[] {
     }
   }
   return parts
-}
-
-/** A template problem found at config load or at render time. */
-export class TemplateError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'TemplateError'
-  }
 }
 
 /** A claim as template text: strings, finite numbers and booleans only. */

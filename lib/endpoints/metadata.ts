@@ -4,7 +4,8 @@ import { MethodNotAllowed } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 
-const CACHEABLE = { 'Cache-Control': 'public, max-age=300' }
+/** Discovery documents change only with a deploy or a key rotation; caches may keep them briefly. */
+export const CACHEABLE = { 'Cache-Control': 'public, max-age=300' }
 
 /** Joins the issuer and an endpoint path without doubling the slash. */
 export function endpointUrl(issuer: string, path: string): string {
@@ -37,16 +38,4 @@ export function serverMetadata(broker: Broker): Record<string, unknown> {
 export async function metadataEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET', 'HEAD'])
   return jsonResponse(200, serverMetadata(broker), req.requestId, CACHEABLE)
-}
-
-/** GET /.well-known/jwks.json: the active key and any still-published previous keys. */
-export async function jwksEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET', 'HEAD'])
-  return jsonResponse(200, { keys: broker.keys.publicKeys }, req.requestId, CACHEABLE)
-}
-
-/** GET /healthz: liveness (the broker initialised: config, keys, verifiers). */
-export async function healthEndpoint(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowed(['GET', 'HEAD'])
-  return jsonResponse(200, { status: 'ok', issuer: broker.issuer }, req.requestId)
 }

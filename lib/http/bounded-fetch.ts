@@ -1,16 +1,4 @@
-/** Why an outbound fetch failed; callers map every reason to their own error (usually a 503). */
-export type FetchFailureReason = 'timeout' | 'network' | 'status' | 'content-type' | 'too-large' | 'redirect'
-
-/** An outbound fetch that did not produce an acceptable response. `message` never holds a body. */
-export class FetchFailure extends Error {
-  constructor(
-    readonly reason: FetchFailureReason,
-    message: string,
-  ) {
-    super(message)
-    this.name = 'FetchFailure'
-  }
-}
+import { FetchFailure } from '../errors.js'
 
 export interface BoundedFetchOptions {
   readonly fetch: typeof globalThis.fetch

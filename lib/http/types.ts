@@ -10,6 +10,8 @@ export interface HttpRequest {
   readonly query: string
   readonly sourceIp: string
   readonly requestId: string
+  /** The `{name}` segment of a templated endpoint path (`/approvals/{id}` → `{ id }`); absent otherwise. */
+  readonly pathParams?: Readonly<Record<string, string>> | undefined
 }
 
 export interface HttpResponse {

@@ -1,10 +1,4 @@
-/** Raised for text that is not JSON or that repeats a member name within one object. */
-export class StrictJsonError extends SyntaxError {
-  constructor(message: string) {
-    super(message)
-    this.name = 'StrictJsonError'
-  }
-}
+import { StrictJsonError } from '../errors.js'
 
 const OPEN_OBJECT = 0x7b // {
 const CLOSE_OBJECT = 0x7d // }

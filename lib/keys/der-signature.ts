@@ -1,16 +1,10 @@
+import { MalformedSignature } from '../errors.js'
+
 /**
  * ECDSA signature encoding: KMS (like OpenSSL) returns ASN.1 DER `SEQUENCE { INTEGER r, INTEGER s }`;
  * JWS (RFC 7518 §3.4) wants the fixed-width `r || s`. Strict DER only: a KMS reply that is not
  * exactly one minimal, positive pair of integers is refused rather than guessed at.
  */
-
-/** The DER bytes are not a well-formed ECDSA signature for this curve size. */
-export class MalformedSignature extends Error {
-  constructor(reason: string) {
-    super(`malformed ECDSA DER signature: ${reason}`)
-    this.name = 'MalformedSignature'
-  }
-}
 
 interface Cursor {
   readonly bytes: Uint8Array

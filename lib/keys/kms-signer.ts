@@ -10,17 +10,9 @@ import {
   withDeadline,
 } from '../aws/retry.js'
 import type { SigningAlgorithm } from '../config/schema.js'
-import { DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
+import { DependencyThrottled, KmsKeyError, TemporarilyUnavailable } from '../errors.js'
 import { derToJose } from './der-signature.js'
 import type { Signer } from './signer.js'
-
-/** The configured KMS key cannot sign for the configured algorithm (startup misconfiguration). */
-export class KmsKeyError extends Error {
-  constructor(keyId: string, reason: string, options?: { cause?: unknown }) {
-    super(`KMS key ${keyId}: ${reason}`, options)
-    this.name = 'KmsKeyError'
-  }
-}
 
 /** Per algorithm: the KMS key specs that can serve it and the KMS signing algorithm to ask for. */
 const ALGORITHMS: Record<SigningAlgorithm, { specs: readonly string[]; kms: string; kty: 'EC' | 'RSA' }> = {

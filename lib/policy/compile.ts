@@ -1,7 +1,8 @@
 import type { Config, PolicyConfig } from '../config/schema.js'
+import { PolicyCompileError } from '../errors.js'
 import { type ClaimName, parseClaimName } from './claims.js'
 import { compileMatcher, isMatcherProblem, type ValueTest } from './matchers.js'
-import { type GrantKind, type MatcherKind, PolicyCompileError, type ResolvedGrant } from './types.js'
+import type { GrantKind, MatcherKind, ResolvedGrant } from './types.js'
 
 /** One claim condition, precompiled. */
 export interface CompiledCheck {

@@ -1,6 +1,7 @@
 import type { Document, LineCounter } from 'yaml'
 import { locate } from '../config/locate.js'
 import type { Config } from '../config/schema.js'
+import { PolicyCompileError } from '../errors.js'
 import { compilePolicies } from './compile.js'
 import { claimTypeRule, regexShapeRule, unknownClaimRule } from './lint-rules-claims.js'
 import {
@@ -14,7 +15,6 @@ import { overlappingGrantRule, ttlRule } from './lint-rules-grant.js'
 import { identityUnpinnedRule, nameWithoutIdRule, presenceRoleUnpinnedRule } from './lint-rules-identity.js'
 import { audienceRule, tenantUnpinnedRule } from './lint-rules-provider.js'
 import { broadSubjectRule, githubSubFormsRule } from './lint-rules-subject.js'
-import { PolicyCompileError } from './types.js'
 
 export type { Finding, Severity } from './lint-rules-context.js'
 

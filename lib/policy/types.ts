@@ -66,14 +66,3 @@ export type Decision =
       readonly message: string
       readonly trace: readonly PolicyTrace[]
     }
-
-/** A compile problem, located by its path in the config (e.g. policies[2].match.ref.glob). */
-export class PolicyCompileError extends Error {
-  constructor(
-    readonly path: readonly (string | number)[],
-    message: string,
-  ) {
-    super(message)
-    this.name = 'PolicyCompileError'
-  }
-}

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { InvalidRequest, NotFound, PayloadTooLarge } from '../errors.js'
 import { decodeUtf8Body, type HttpApiEvent, type HttpApiResult } from '../http/api-gateway.js'
 import { MAX_BODY_BYTES } from '../http/form.js'
+import { routeTable } from '../http/path-template.js'
 import { errorResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 
@@ -38,7 +39,7 @@ export async function startLocalServer(opts: {
   routes: readonly LocalRoute[]
   extra?: LocalExtra
 }): Promise<RunningServer> {
-  const routes = new Map(opts.routes.map((r) => [r.path, r.handler]))
+  const routes = routeTable(opts.routes)
   // requireHostHeader off: Node would answer a Host-less HTTP/1.1 request with a bare 400 of its own;
   // routing never reads Host, so such a request is served (or refused) like any other.
   const server = createServer({ requireHostHeader: false }, (req, res) => {
@@ -101,7 +102,7 @@ export async function startLocalServer(opts: {
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  routes: ReadonlyMap<string, LambdaHandler>,
+  routes: (path: string) => LambdaHandler | undefined,
   extra: LocalExtra | undefined,
 ): Promise<void> {
   const requestId = randomUUID()
@@ -109,7 +110,7 @@ async function handle(
     const body = await readBody(req)
     const url = parseTarget(req.url)
     const event = toEvent(req, url, body, requestId)
-    const handler = routes.get(url.pathname)
+    const handler = routes(url.pathname)
     if (handler) {
       const result = await handler(event, context(requestId))
       return send(res, result.statusCode, result.headers, result.body)

@@ -9,15 +9,9 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb'
 import * as z from 'zod'
-import { awsClientConfig, withDeadline } from '../aws/retry.js'
-import {
-  type AttrValue,
-  type IncrementOptions,
-  type StateItem,
-  type StateTable,
-  StoreUnavailable,
-  type WriteCondition,
-} from './types.js'
+import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
+import { DependencyThrottled, StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
+import type { AttrValue, IncrementOptions, MergeUpdate, StateItem, StateTable, WriteCondition } from './types.js'
 
 /**
  * Item encoding (DESIGN "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
@@ -200,6 +194,59 @@ export class DynamoDbTable implements StateTable {
     throw new StoreUnavailable(`DynamoDB counter ${pk}/${sk} is contended`)
   }
 
+  /** One UpdateItem: `SET` for set/setOnce (if_not_exists), `ADD` for counters. */
+  async merge(pk: string, sk: string, update: MergeUpdate): Promise<void> {
+    const names: Record<string, string> = {}
+    const values: Record<string, AttributeValue> = { ':exp': encodeValue('expiresAt', update.expiresAt) }
+    const sets = ['expiresAt = :exp']
+    const adds: string[] = []
+    let i = 0
+    const bind = (name: string, value: AttrValue) => {
+      if (RESERVED.has(name)) throw new TypeError(`attribute name ${name} is reserved by the state table`)
+      names[`#m${i}`] = name
+      values[`:m${i}`] = encodeValue(name, value)
+      return i++
+    }
+    for (const [name, v] of Object.entries(update.set ?? {})) {
+      const n = bind(name, v)
+      sets.push(`#m${n} = :m${n}`)
+    }
+    for (const [name, v] of Object.entries(update.setOnce ?? {})) {
+      const n = bind(name, v)
+      sets.push(`#m${n} = if_not_exists(#m${n}, :m${n})`)
+    }
+    for (const [name, v] of Object.entries(update.add ?? {})) {
+      const n = bind(name, v)
+      adds.push(`#m${n} :m${n}`)
+    }
+    values[':now'] = { N: String(this.#nowSeconds()) }
+    const write = (abortSignal: AbortSignal) =>
+      this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: encodeKey(pk, sk),
+          UpdateExpression: `SET ${sets.join(', ')}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+          // An expired item TTL has not deleted yet must not lend its old counts: it is removed first.
+          ConditionExpression: 'attribute_not_exists(expiresAt) OR expiresAt > :now',
+          ...(i > 0 ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+        }),
+        { abortSignal },
+      )
+    if (await this.#conditional('UpdateItem', write)) return
+    // The item is expired but not yet deleted by TTL: replace it as if it were absent, unless another
+    // writer revived it meanwhile (then merge into that one).
+    const fresh: StateItem = {
+      pk,
+      sk,
+      expiresAt: update.expiresAt,
+      attrs: { ...update.setOnce, ...update.set, ...update.add },
+    }
+    if (await this.put(fresh, { ifAbsent: true })) return
+    if (!(await this.#conditional('UpdateItem', write)))
+      throw new StoreUnavailable(`DynamoDB item ${pk}/${sk} could not be merged`)
+  }
+
   #nowSeconds(): number {
     return Math.floor(this.#now() / 1000)
   }
@@ -252,9 +299,15 @@ export class DynamoDbTable implements StateTable {
   }
 }
 
-function unavailable(op: string, err: unknown): StoreUnavailable {
-  if (err instanceof StoreUnavailable) return err
+/** The outage a failed call is, decided here at the store: a throttle, or the store unavailable. */
+function unavailable(op: string, err: unknown): TemporarilyUnavailable {
+  if (err instanceof TemporarilyUnavailable) return err
   const name = err instanceof Error ? err.name : typeof err
+  if (isThrottlingAwsError(err)) {
+    return new DependencyThrottled('store', 'state store is over its request quota; retry later').withDetail(
+      `DynamoDB ${op} throttled (${name})`,
+    )
+  }
   return new StoreUnavailable(`DynamoDB ${op} failed (${name})`, { cause: err })
 }
 

@@ -1,11 +1,5 @@
-import {
-  type AttrValue,
-  type IncrementOptions,
-  type StateItem,
-  type StateTable,
-  StoreUnavailable,
-  type WriteCondition,
-} from './types.js'
+import { StoreUnavailable } from '../errors.js'
+import type { AttrValue, IncrementOptions, MergeUpdate, StateItem, StateTable, WriteCondition } from './types.js'
 
 /** A partition: most (replay keys, nonces) hold one item, stored bare to save a Map per entry. */
 type Partition = StateItem | Map<string, StateItem>
@@ -76,6 +70,14 @@ export class MemoryTable implements StateTable {
       attrs: { ...current?.attrs, [attr]: count + 1 },
     })
     return count + 1
+  }
+
+  async merge(pk: string, sk: string, update: MergeUpdate): Promise<void> {
+    const current = this.#alive(this.#find(pk, sk))
+    const attrs: Record<string, AttrValue> = { ...update.setOnce, ...current?.attrs, ...update.set }
+    for (const [name, n] of Object.entries(update.add ?? {}))
+      attrs[name] = Number(current?.attrs[name] ?? 0) + n
+    await this.put({ pk, sk, expiresAt: update.expiresAt, attrs })
   }
 
   /** Number of stored items, expired ones included until swept. */

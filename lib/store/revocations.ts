@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import * as z from 'zod'
-import { type StateItem, type StateTable, StoreUnavailable } from './types.js'
+import { StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
+import type { StateItem, StateTable } from './types.js'
 
 /** What `/revoke` names: one token, everything of one subject at one provider, or everything of one policy. */
 export type RevocationTarget =
@@ -182,7 +183,7 @@ export class RevocationList {
     } catch (err) {
       // A clock that stepped back makes the age unknowable: no stale fallback then.
       if (cached && now >= cached.loadedAt && now - cached.loadedAt < REVOCATION_STALE_LIMIT_MS) return cached
-      throw err instanceof StoreUnavailable
+      throw err instanceof TemporarilyUnavailable
         ? err
         : new StoreUnavailable('revocation list unavailable', { cause: err })
     }

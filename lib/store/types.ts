@@ -45,6 +45,21 @@ export interface StateTable {
    * `expiresAt`. Returns the new value, or undefined when the limit was reached.
    */
   increment(pk: string, sk: string, attr: string, opts: IncrementOptions): Promise<number | undefined>
+  /**
+   * Merges aggregated changes into one item in one unconditional write (UpdateItem on DynamoDB):
+   * numbers in `add` are added (concurrent writers never lose a count), `set` overwrites, `setOnce`
+   * writes only attributes the item does not hold yet. An absent or expired item starts empty.
+   */
+  merge(pk: string, sk: string, update: MergeUpdate): Promise<void>
+}
+
+/** Options for {@link StateTable.merge}. */
+export interface MergeUpdate {
+  readonly add?: Readonly<Record<string, number>>
+  readonly set?: Readonly<Record<string, AttrValue>>
+  readonly setOnce?: Readonly<Record<string, AttrValue>>
+  /** Epoch seconds; replaces the item's expiry. */
+  readonly expiresAt: number
 }
 
 /** Options for {@link StateTable.increment}. */
@@ -52,12 +67,4 @@ export interface IncrementOptions {
   readonly limit: number
   /** Epoch seconds, set when the item is created. */
   readonly expiresAt: number
-}
-
-/** Thrown by a StateTable that cannot answer (throttled, down, timed out). Maps to 503. */
-export class StoreUnavailable extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'StoreUnavailable'
-  }
 }

@@ -1,10 +1,7 @@
 import type { VerifiedSubject } from '../assertion/types.js'
-import { isThrottlingAwsError } from '../aws/retry.js'
 import type { Broker } from '../broker.js'
 import type { Minted } from '../credentials/minter.js'
 import {
-  BrokerError,
-  DependencyThrottled,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
@@ -29,7 +26,7 @@ type Allow = Extract<Decision, { allow: true }>
  */
 export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
-  const record = startExchangeRecord(broker, req.requestId)
+  const record = startExchangeRecord(broker, req.requestId, req.sourceIp)
   const { request, form } = await record.step({}, () => parse(req))
   const presented = { subjectTokenType: request.subjectTokenType, subjectToken: request.subjectToken }
   const subject = await record.step(presented, () => verify(broker, request, form, req))
@@ -37,7 +34,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const decision = await record.step(verified, () => decide(broker, request, subject))
   const decided = { ...verified, trace: decision.trace }
   const allowed = await record.step(decided, () => permit(decision))
-  const permitted = { ...decided, policy: allowed.policy }
+  const permitted = { ...decided, policy: allowed.policy, grant: allowed.grant }
   await record.step(permitted, () => limit(broker, allowed, subject))
   await record.step(permitted, () => consume(broker, subject))
   await record.step(permitted, () => guard(broker, allowed, subject))
@@ -141,24 +138,12 @@ async function mint(
   }
 }
 
-/** Store failures become 503 (fail closed) and count as store errors; BrokerErrors pass through. */
+/** The store step's attribution: a store outage (thrown by the store itself) counts as a store error. */
 async function guardStore<T>(broker: Broker, p: Promise<T>): Promise<T> {
   try {
     return await p
   } catch (err) {
-    if (err instanceof BrokerError && !(err instanceof TemporarilyUnavailable)) throw err
-    broker.metrics.count('store_errors')
-    if (err instanceof BrokerError) throw err
-    throw storeOutage(err)
+    if (err instanceof TemporarilyUnavailable) broker.metrics.count('store_errors')
+    throw err
   }
-}
-
-/** A store failure as the caller sees it: 503; a table over its request quota is a throttle. */
-function storeOutage(err: unknown): TemporarilyUnavailable {
-  const detail = String((err as Error)?.message ?? err)
-  return isThrottlingAwsError((err as Error)?.cause)
-    ? new DependencyThrottled('store', 'state store is over its request quota; retry later').withDetail(
-        detail,
-      )
-    : new TemporarilyUnavailable('state store unavailable').withDetail(detail)
 }

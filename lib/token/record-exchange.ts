@@ -5,8 +5,8 @@ import type { Minted } from '../credentials/minter.js'
 import { DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpResponse } from '../http/types.js'
-import type { PolicyTrace } from '../policy/types.js'
-import { StoreUnavailable } from '../store/types.js'
+import { grantedItems, instanceIdOf } from '../inventory/granted-items.js'
+import type { PolicyTrace, ResolvedGrant } from '../policy/types.js'
 import { exchangeEvent } from './audit-event.js'
 
 /** What is known about an exchange when a step runs: what its audit event records should the step fail. */
@@ -17,6 +17,8 @@ export interface ExchangeFacts {
   readonly subject?: VerifiedSubject | undefined
   readonly trace?: readonly PolicyTrace[] | undefined
   readonly policy?: string | undefined
+  /** The grant as resolved for this request (what the inventory records as used). */
+  readonly grant?: ResolvedGrant | undefined
 }
 
 /** Audits and counts one exchange: every path ends in exactly one audit event and one outcome. */
@@ -28,7 +30,7 @@ export interface ExchangeRecord {
 }
 
 /** Starts the record of one exchange at the broker's current time. */
-export function startExchangeRecord(broker: Broker, requestId: string): ExchangeRecord {
+export function startExchangeRecord(broker: Broker, requestId: string, sourceIp = ''): ExchangeRecord {
   const startedAt = broker.now()
   const outcome = (facts: ExchangeFacts, now: number) => ({
     requestId,
@@ -48,9 +50,7 @@ export function startExchangeRecord(broker: Broker, requestId: string): Exchange
     async step(facts, work) {
       try {
         return await work()
-      } catch (err) {
-        const error =
-          err instanceof StoreUnavailable ? new TemporarilyUnavailable('state store unavailable') : err
+      } catch (error) {
         const now = broker.now()
         const rawTokenHash =
           facts.subject === undefined && facts.subjectToken !== undefined
@@ -59,13 +59,25 @@ export function startExchangeRecord(broker: Broker, requestId: string): Exchange
         broker.audit.emit(exchangeEvent({ ...outcome(facts, now), rawTokenHash, error }))
         // Whichever step met it: KMS, STS, the store or GitHub at its request quota.
         if (error instanceof DependencyThrottled) broker.metrics.count('throttles')
-        finish(error instanceof TemporarilyUnavailable ? 'error' : 'denied', now)
+        const unavailable = error instanceof TemporarilyUnavailable
+        if (facts.subject && !unavailable) broker.usage?.denied(facts.subject)
+        finish(unavailable ? 'error' : 'denied', now)
         throw error
       }
     },
     allowed(facts, minted) {
       const now = broker.now()
       broker.audit.emit(exchangeEvent({ ...outcome(facts, now), granted: minted.granted }))
+      if (facts.subject && facts.policy !== undefined && facts.grant) {
+        broker.usage?.allowed({
+          provider: facts.subject.provider,
+          sub: facts.subject.sub,
+          policy: facts.policy,
+          granted: grantedItems(facts.grant),
+          sourceIp,
+          instanceId: instanceIdOf(facts.subject),
+        })
+      }
       finish('allowed', now)
       return jsonResponse(200, minted.body, requestId)
     },

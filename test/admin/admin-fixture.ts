@@ -41,7 +41,7 @@ export async function adminFixture(opts: { table?: StateTable } = {}) {
     revocations,
     now,
     audit,
-    known: { providers: new Set(['gha']), policies: new Set(['deploy', 'admin']) },
+    config: { providers: [{ name: 'gha' }], policies: [{ name: 'deploy' }, { name: 'admin' }] },
   }
 
   const mint = async (o: MintOptions = {}) =>

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { authenticateAdmin } from '../../lib/admin/authenticate.js'
-import { InsufficientScope, InvalidToken, TemporarilyUnavailable } from '../../lib/errors.js'
-import { StoreUnavailable } from '../../lib/store/types.js'
+import {
+  InsufficientScope,
+  InvalidToken,
+  StoreUnavailable,
+  TemporarilyUnavailable,
+} from '../../lib/errors.js'
 import { adminFixture, T0 } from './admin-fixture.js'
 
 const auth = (value: string | undefined) => (value === undefined ? {} : { authorization: value })

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { defineCommand, helpText } from '../../lib/cli/command.js'
 import { tesseraCommands } from '../../lib/cli/commands.js'
-import { ExchangeFailed } from '../../lib/client/exchange.js'
-import { ConfigError, UsageError } from '../../lib/errors.js'
+import { ConfigError, ExchangeFailed, UsageError } from '../../lib/errors.js'
 import { runLine, runSpec } from './run-command.js'
 
 const COMMANDS = tesseraCommands({ loadRoutes: async () => () => [] })

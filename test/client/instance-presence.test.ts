@@ -8,9 +8,9 @@ import { createAwsIamVerifier } from '../../lib/assertion/aws-iam.js'
 import { TokenTypes } from '../../lib/assertion/token-types.js'
 import type { AssertionVerifier } from '../../lib/assertion/types.js'
 import { requestExchange } from '../../lib/client/exchange.js'
-import { InstanceMetadataError, instanceAssertion } from '../../lib/client/instance.js'
+import { instanceAssertion } from '../../lib/client/instance.js'
 import { AwsIamProviderSchema } from '../../lib/config/providers/aws-iam.js'
-import { InvalidRequest } from '../../lib/errors.js'
+import { InstanceMetadataError, InvalidRequest } from '../../lib/errors.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
 import {
   ACCOUNT,

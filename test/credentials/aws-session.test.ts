@@ -9,10 +9,9 @@ import {
   renderTemplate,
   roleSessionName,
   SESSION_ID_RE,
-  TemplateError,
   tagKeyProblem,
 } from '../../lib/credentials/aws-session.js'
-import { InvalidTarget } from '../../lib/errors.js'
+import { InvalidTarget, TemplateError } from '../../lib/errors.js'
 
 const TAG_VALUE_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u
 const anyText = fc.string({ unit: 'binary', maxLength: 200 })

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { StoreUnavailable } from '../../lib/errors.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
-import { StoreUnavailable } from '../../lib/store/types.js'
 import {
   expectRejected,
   goodClaims,

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FetchFailure, fetchBounded, JSON_CONTENT_TYPE } from '../../lib/http/bounded-fetch.js'
+import { FetchFailure } from '../../lib/errors.js'
+import { fetchBounded, JSON_CONTENT_TYPE } from '../../lib/http/bounded-fetch.js'
 
 let server: Server
 let base: string

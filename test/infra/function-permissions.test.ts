@@ -1,26 +1,19 @@
-import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ENDPOINTS, type EndpointName, endpointNamed } from '../../lib/endpoints/manifest.js'
 import { createLocalSigner, generatePrivateJwk } from '../../lib/keys/local-signer.js'
 import type { KeyRing, Signer } from '../../lib/keys/signer.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
 import type { StateTable } from '../../lib/store/types.js'
 import { goodClaims, type Harness, startHarness } from '../e2e/harness.js'
 
-// infra/iam-roles.cjs gives each Lambda function its own role with only the calls its code makes.
+// infra/iam-roles.cjs gives each Lambda function its own role with only the calls its manifest
+// entry (lib/endpoints/manifest.ts) lists.
 // Here every endpoint runs through its real Lambda handler (the local server's routes) on a broker
 // whose state table and signer record what they are asked to do, and each function's recorded
 // DynamoDB actions and KMS signing are checked against its role. A code change that makes a
 // function call something its role does not allow fails here, not in production.
 
-type Fn = 'token' | 'jwks' | 'metadata' | 'introspect' | 'revoke' | 'health' | 'nonce'
-interface Needs {
-  readonly kms: readonly string[]
-  readonly dynamodb?: readonly string[]
-  readonly sts?: boolean
-}
-const { FUNCTIONS } = createRequire(import.meta.url)('../../infra/iam-roles.cjs') as {
-  FUNCTIONS: Record<Fn, Needs>
-}
+type Fn = EndpointName
 
 /** The DynamoDB action behind each StateTable method (lib/store/dynamodb-table.ts: one call each). */
 const ACTION = {
@@ -29,6 +22,7 @@ const ACTION = {
   query: 'dynamodb:Query',
   delete: 'dynamodb:DeleteItem',
   increment: 'dynamodb:UpdateItem',
+  merge: 'dynamodb:UpdateItem',
 } as const
 
 const used = { dynamodb: new Set<string>(), signs: 0 }
@@ -55,6 +49,10 @@ function recordingTable(inner: StateTable): StateTable {
     increment(pk, sk, attr, opts) {
       record('increment')
       return inner.increment(pk, sk, attr, opts)
+    },
+    merge(pk, sk, update) {
+      record('merge')
+      return inner.merge(pk, sk, update)
     },
   }
 }
@@ -84,8 +82,8 @@ async function usage(
   return { status: res.status, dynamodb: [...used.dynamodb].sort(), signs: used.signs }
 }
 
-const allowedDynamo = (fn: Fn) => [...(FUNCTIONS[fn].dynamodb ?? [])].sort()
-const maySign = (fn: Fn) => FUNCTIONS[fn].kms.includes('kms:Sign')
+const allowedDynamo = (fn: Fn): string[] => [...endpointNamed(fn).aws.dynamodb].sort()
+const maySign = (fn: Fn) => (endpointNamed(fn).aws.kms ?? []).includes('kms:Sign')
 
 let h: Harness
 let admin: string
@@ -208,6 +206,7 @@ describe('each function calls only what its IAM role allows', () => {
   })
 
   it('only the token function may assume roles', () => {
-    for (const [fn, needs] of Object.entries(FUNCTIONS)) expect(Boolean(needs.sts)).toBe(fn === 'token')
+    for (const e of ENDPOINTS)
+      expect((e.aws as { sts?: readonly string[] }).sts !== undefined).toBe(e.name === 'token')
   })
 })

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ENDPOINTS, endpointNamed } from '../../lib/endpoints/manifest.js'
 
 const run = promisify(execFile)
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -12,7 +13,7 @@ const ROLES = [
   'arn:aws:iam::111122223333:role/tessera-example-deploy',
   'arn:aws:iam::111122223333:role/tessera-example-read',
 ]
-const FUNCTIONS = ['token', 'jwks', 'metadata', 'introspect', 'revoke', 'health', 'nonce']
+const FUNCTIONS = ENDPOINTS.map((e) => e.name)
 
 // Offline: no AWS credentials or profile at all, as in CI before any AWS account is involved.
 const offlineEnv = (() => {
@@ -201,24 +202,16 @@ describe('serverless package (offline)', () => {
           ? ['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']
           : ['kms:DescribeKey', 'kms:GetPublicKey']
       expect(actionsOf(statements, 'kms:')).toEqual(expected)
+      expect(actionsOf(statements, 'kms:')).toEqual([...(endpointNamed(fn).aws.kms ?? [])].sort())
       for (const s of statements.filter((x) => list(x.Action).some((a) => a.startsWith('kms:'))))
         expect(s.Resource).toEqual(KEY_ARNS)
     }
   })
 
-  it('DynamoDB actions per function are exactly what its code calls, on the state table only', () => {
-    const expected: Record<string, string[]> = {
-      token: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
-      introspect: ['dynamodb:Query'],
-      revoke: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
-      nonce: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      jwks: [],
-      metadata: [],
-      health: [],
-    }
+  it('DynamoDB actions per function are exactly its manifest entry, on the state table only', () => {
     for (const fn of FUNCTIONS) {
       const statements = functionStatements(withRoles, fn)
-      expect(actionsOf(statements, 'dynamodb:')).toEqual(expected[fn])
+      expect(actionsOf(statements, 'dynamodb:')).toEqual([...endpointNamed(fn).aws.dynamodb].sort())
       for (const s of statements.filter((x) => list(x.Action).some((a) => a.startsWith('dynamodb:'))))
         expect(s.Resource).toEqual([{ 'Fn::GetAtt': ['StateTable', 'Arn'] }])
     }
@@ -282,20 +275,10 @@ describe('serverless package (offline)', () => {
 
   // ANY routes: a wrong method reaches the handler, which answers the contract's JSON 405 (API
   // Gateway's own answer would be a bare 404).
-  it('one HTTP API route per endpoint, nothing else', () => {
+  it('one HTTP API route per manifest path, nothing else', () => {
     const routes = ofType(withRoles, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey)
-    expect(routes.sort()).toEqual(
-      [
-        'ANY /token',
-        'ANY /.well-known/jwks.json',
-        'ANY /.well-known/oauth-authorization-server',
-        'ANY /.well-known/openid-configuration',
-        'ANY /introspect',
-        'ANY /revoke',
-        'ANY /healthz',
-        'ANY /nonce',
-      ].sort(),
-    )
+    expect(routes.sort()).toEqual(ENDPOINTS.flatMap((e) => e.paths.map((p) => `ANY ${p}`)).sort())
+    expect(routes).toContain('ANY /token')
   })
 
   it('functions run the pre-built bundles on nodejs24.x / arm64', () => {

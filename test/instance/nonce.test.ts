@@ -58,6 +58,7 @@ describe.each(storeKinds())('nonce service on $name', (store) => {
       delete: (pk, sk, condition) => table.delete(pk, sk, condition),
       query: (pk) => table.query(pk),
       increment: (pk, sk, attr, opts) => table.increment(pk, sk, attr, opts),
+      merge: (pk, sk, update) => table.merge(pk, sk, update),
     }
     const nonces = createNonceService(recording, { rateLimitPerMinute: 10, now: () => clock.now })
     const { nonce } = await nonces.issue(freshIp())

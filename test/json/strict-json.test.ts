@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { parseJsonStrict, StrictJsonError } from '../../lib/json/strict-json.js'
+import { StrictJsonError } from '../../lib/errors.js'
+import { parseJsonStrict } from '../../lib/json/strict-json.js'
 
 describe('parseJsonStrict', () => {
   it('parses valid JSON exactly like JSON.parse', () => {

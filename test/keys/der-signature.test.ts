@@ -1,7 +1,8 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { derToJose, MalformedSignature } from '../../lib/keys/der-signature.js'
+import { MalformedSignature } from '../../lib/errors.js'
+import { derToJose } from '../../lib/keys/der-signature.js'
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 

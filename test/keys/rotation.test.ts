@@ -1,9 +1,8 @@
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SigningSchema } from '../../lib/config/schema.js'
-import { TemporarilyUnavailable } from '../../lib/errors.js'
+import { KmsKeyError, TemporarilyUnavailable } from '../../lib/errors.js'
 import { createKeyRing } from '../../lib/keys/keyring.js'
-import { KmsKeyError } from '../../lib/keys/kms-signer.js'
 import type { KeyRing, Signer } from '../../lib/keys/signer.js'
 import { type KmsFake, startKmsFake } from '../fakes/kms.js'
 

@@ -1,9 +1,9 @@
 import { RE2JS } from 're2js'
 import { describe, expect, it, vi } from 'vitest'
 import type { Config } from '../../lib/config/schema.js'
+import { PolicyCompileError } from '../../lib/errors.js'
 import { compilePolicies, policiesOf } from '../../lib/policy/compile.js'
 import { evaluate } from '../../lib/policy/evaluate.js'
-import { PolicyCompileError } from '../../lib/policy/types.js'
 import { awsPolicy, buildConfig, request, tokenPolicy } from './build-config.js'
 
 const ROLE = 'arn:aws:iam::111122223333:role/deploy'

@@ -1,9 +1,10 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { StoreUnavailable } from '../../lib/errors.js'
 import { DynamoDbTable } from '../../lib/store/dynamodb-table.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
 import { consumeOnce } from '../../lib/store/replay.js'
-import { type StateTable, StoreUnavailable } from '../../lib/store/types.js'
+import type { StateTable } from '../../lib/store/types.js'
 import { startDynalite, type TestDynamo } from '../helpers/dynalite.js'
 
 const T0 = 1_700_000_000_000

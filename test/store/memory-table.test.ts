@@ -20,7 +20,10 @@ describe('MemoryTable bounds', () => {
     let now = 1000
     const t = new MemoryTable(() => now, 3)
     for (const sk of ['1', '2', '3']) await t.put({ pk: `p${sk}`, sk, expiresAt: 1100, attrs: {} })
-    await expect(t.put({ pk: 'p4', sk: '4', attrs: {} })).rejects.toThrow(/full/)
+    await expect(t.put({ pk: 'p4', sk: '4', attrs: {} })).rejects.toMatchObject({
+      status: 503,
+      detail: expect.stringMatching(/full/),
+    })
     // overwriting an existing item is not growth
     await expect(t.put({ pk: 'p1', sk: '1', expiresAt: 1100, attrs: { v: 2 } })).resolves.toBe(true)
     expect(t.size).toBe(3)

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { StoreUnavailable } from '../../lib/errors.js'
 import { DynamoDbTable } from '../../lib/store/dynamodb-table.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
 import { RevocationList } from '../../lib/store/revocations.js'
-import {
-  type AttrValue,
-  type IncrementOptions,
-  type StateItem,
-  type StateTable,
-  StoreUnavailable,
-  type WriteCondition,
+import type {
+  AttrValue,
+  IncrementOptions,
+  MergeUpdate,
+  StateItem,
+  StateTable,
+  WriteCondition,
 } from '../../lib/store/types.js'
 import { startDynalite, type TestDynamo } from '../helpers/dynalite.js'
 
@@ -46,6 +47,10 @@ class ObservedTable implements StateTable {
   async increment(pk: string, sk: string, attr: string, opts: IncrementOptions) {
     this.#check()
     return this.inner.increment(pk, sk, attr, opts)
+  }
+  async merge(pk: string, sk: string, update: MergeUpdate) {
+    this.#check()
+    return this.inner.merge(pk, sk, update)
   }
 }
 

@@ -4,12 +4,11 @@ import { MemoryTelemetry } from '../../lib/audit/emf-metrics.js'
 import { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
 import { type Broker, createBroker } from '../../lib/broker.js'
 import { loadConfigText } from '../../lib/config/load.js'
-import { BrokerError, MethodNotAllowed, TemporarilyUnavailable } from '../../lib/errors.js'
+import { BrokerError, MethodNotAllowed, StoreUnavailable, TemporarilyUnavailable } from '../../lib/errors.js'
 import type { HttpRequest, HttpResponse } from '../../lib/http/types.js'
 import { createLocalSigner, generatePrivateJwk } from '../../lib/keys/local-signer.js'
 import type { KeyRing, Signer } from '../../lib/keys/signer.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
-import { StoreUnavailable } from '../../lib/store/types.js'
 import { exchangeToken } from '../../lib/token/exchange.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js'
 
@@ -134,13 +133,13 @@ describe('exchangeToken: decide before consume', () => {
     expect((await exchangeToken(s.broker, request(form(token)))).status).toBe(200)
   })
 
-  it('a subject the policy does not match writes nothing to the store', async () => {
+  it('a subject the policy does not match consumes nothing (only its denial is counted for the inventory)', async () => {
     const token = await issuer.sign({ sub: 'repo:evil/app:ref:refs/heads/main', aud: BROKER })
     let puts = 0
     const put = s.table.put.bind(s.table)
-    s.table.put = (...args) => {
-      puts++
-      return put(...args)
+    s.table.put = (item, condition) => {
+      if (!item.pk.startsWith('usage#')) puts++
+      return put(item, condition)
     }
     await expect(refused(s.broker, request(form(token)))).resolves.toMatchObject({ code: 'invalid_target' })
     expect(puts).toBe(0)
@@ -181,7 +180,7 @@ describe('exchangeToken: each step attributes its own failure', () => {
 
   it('a store outage in the revocation check counts store_errors', async () => {
     const table = new MemoryTable()
-    table.query = () => Promise.reject(new Error('socket hang up'))
+    table.query = () => Promise.reject(new StoreUnavailable('socket hang up'))
     const { broker, metrics } = await setup({ table })
     const err = await refused(broker, request(form(await subjectToken())))
     expect(err).toBeInstanceOf(TemporarilyUnavailable)

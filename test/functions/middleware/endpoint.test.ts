@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { type EndpointCore, lambdaEndpoint } from '../../../functions/middleware/endpoint.js'
+import { lambdaEndpoint } from '../../../functions/middleware/endpoint.js'
 import type { Broker } from '../../../lib/broker.js'
+import type { EndpointCore } from '../../../lib/endpoints/manifest.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../../../lib/errors.js'
 import { jsonResponse } from '../../../lib/http/respond.js'
 

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { introspect } from '../../lib/admin/introspect.js'
+import { introspect } from '../../lib/endpoints/introspect.js'
 import {
   InsufficientScope,
   InvalidRequest,
   InvalidToken,
   MethodNotAllowed,
+  StoreUnavailable,
   TemporarilyUnavailable,
   UnsupportedMediaType,
 } from '../../lib/errors.js'
-import { StoreUnavailable } from '../../lib/store/types.js'
-import { adminFixture, ISSUER, T0 } from './admin-fixture.js'
+import { adminFixture, ISSUER, T0 } from '../admin/admin-fixture.js'
 
 type Fixture = Awaited<ReturnType<typeof adminFixture>>
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { introspect } from '../../lib/admin/introspect.js'
-import { revoke } from '../../lib/admin/revoke.js'
 import { MemoryTelemetry } from '../../lib/audit/emf-metrics.js'
+import { introspect } from '../../lib/endpoints/introspect.js'
+import { revoke } from '../../lib/endpoints/revoke.js'
 import { InsufficientScope, InvalidRequest, InvalidToken, MethodNotAllowed } from '../../lib/errors.js'
-import { adminFixture } from './admin-fixture.js'
+import { adminFixture } from '../admin/admin-fixture.js'
 
 type Fixture = Awaited<ReturnType<typeof adminFixture>>
 

@@ -1,16 +1,10 @@
-import { InvalidRequest, MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
+import { authenticateAdmin } from '../admin/authenticate.js'
+import type { AdminDeps } from '../admin/deps.js'
+import { type IssuedClaims, isIssuedTokenRevoked, verifyIssuedToken } from '../admin/verify-access-token.js'
+import { InvalidRequest, MethodNotAllowed, TokenRejected } from '../errors.js'
 import { parseForm } from '../http/form.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
-import { StoreUnavailable } from '../store/types.js'
-import { authenticateAdmin } from './authenticate.js'
-import type { AdminDeps } from './deps.js'
-import {
-  type IssuedClaims,
-  isIssuedTokenRevoked,
-  TokenRejected,
-  verifyIssuedToken,
-} from './verify-access-token.js'
 
 /**
  * POST /introspect (RFC 7662). The caller authenticates with scope `tessera:introspect`. A token
@@ -35,14 +29,9 @@ async function activeClaims(deps: AdminDeps, token: string): Promise<IssuedClaim
     if (err instanceof TokenRejected) return undefined
     throw err
   }
-  try {
-    const revoked = await isIssuedTokenRevoked(deps.revocations, claims)
-    return revoked ? undefined : claims
-  } catch (err) {
-    // No safe answer: "active" could resurrect a revoked token, "inactive" would be a lie.
-    if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('revocation state unavailable')
-    throw err
-  }
+  // A store outage propagates as a 503: "active" could resurrect a revoked token, "inactive" would be a lie.
+  const revoked = await isIssuedTokenRevoked(deps.revocations, claims)
+  return revoked ? undefined : claims
 }
 
 function activeBody(c: IssuedClaims): Record<string, unknown> {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { makeHandler } from '../../../functions/nonce/handler.js'
-import type { Broker } from '../../../lib/broker.js'
-import { createNonceService } from '../../../lib/instance/nonce.js'
-import { MemoryTable } from '../../../lib/store/memory-table.js'
-import { type StateTable, StoreUnavailable } from '../../../lib/store/types.js'
+import { lambdaEndpoint } from '../../functions/middleware/endpoint.js'
+import type { Broker } from '../../lib/broker.js'
+import { nonceEndpoint } from '../../lib/endpoints/nonce.js'
+import { StoreUnavailable } from '../../lib/errors.js'
+import { createNonceService } from '../../lib/instance/nonce.js'
+import { MemoryTable } from '../../lib/store/memory-table.js'
+import type { StateTable } from '../../lib/store/types.js'
 
 const NOW = Date.parse('2026-03-01T12:00:30Z')
 
@@ -19,7 +21,7 @@ function call(
       providers: (opts.kinds ?? ['azure-imds']).map((kind) => ({ kind })),
     },
   } as unknown as Broker
-  const handler = makeHandler(async () => broker)
+  const handler = lambdaEndpoint(nonceEndpoint, async () => broker)
   const event = {
     rawPath: '/nonce',
     headers: {},
@@ -80,6 +82,7 @@ describe('POST /nonce handler', () => {
       delete: () => Promise.reject(new StoreUnavailable('down')),
       query: () => Promise.reject(new StoreUnavailable('down')),
       increment: () => Promise.reject(new StoreUnavailable('down')),
+      merge: () => Promise.reject(new StoreUnavailable('down')),
     }
     const res = await call(down)
     expect(res.statusCode).toBe(503)

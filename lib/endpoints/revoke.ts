@@ -1,13 +1,12 @@
+import { authenticateAdmin } from '../admin/authenticate.js'
+import type { AdminDeps } from '../admin/deps.js'
+import { verifyIssuedToken } from '../admin/verify-access-token.js'
 import { NameSchema } from '../config/providers/common.js'
-import { InvalidRequest, MethodNotAllowed, TemporarilyUnavailable } from '../errors.js'
+import { InvalidRequest, MethodNotAllowed, TokenRejected } from '../errors.js'
 import { type FormParams, parseForm } from '../http/form.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import type { RevocationTarget } from '../store/revocations.js'
-import { StoreUnavailable } from '../store/types.js'
-import { authenticateAdmin } from './authenticate.js'
-import type { AdminDeps } from './deps.js'
-import { TokenRejected, verifyIssuedToken } from './verify-access-token.js'
 
 /** Longest `sub` accepted, in UTF-8 bytes: keeps the item's sort key well under DynamoDB's 1,024 bytes. */
 const MAX_SUB_BYTES = 512
@@ -46,13 +45,8 @@ export async function revoke(deps: AdminDeps, req: HttpRequest): Promise<HttpRes
   }
   const by = `${caller.client_id}/${caller.sub}`
   let status: 'revoked' | 'lifted' | 'superseded' = 'revoked'
-  try {
-    if (lift) status = await deps.revocations.lift(target, by)
-    else await deps.revocations.revoke(target, by)
-  } catch (err) {
-    if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('revocation state unavailable')
-    throw err
-  }
+  if (lift) status = await deps.revocations.lift(target, by)
+  else await deps.revocations.revoke(target, by)
   deps.metrics?.count('revocations', { action: lift ? 'lift' : 'revoke' })
   deps.audit?.emit({
     event: lift ? 'revocation.lifted' : 'revocation.added',
@@ -97,11 +91,12 @@ function name(param: string, value: string): string {
 }
 
 function checkKnown(deps: AdminDeps, parsed: Exclude<Parsed, { kind: 'token' }>): void {
-  if (!deps.known) return
-  if (parsed.kind === 'policy' && !deps.known.policies.has(parsed.target.policy)) {
+  const { config } = deps
+  if (!config) return
+  if (parsed.kind === 'policy' && !config.policies.some((p) => p.name === parsed.target.policy)) {
     throw new InvalidRequest(`no policy named '${parsed.target.policy}' is configured`)
   }
-  if (parsed.kind === 'subject' && !deps.known.providers.has(parsed.target.provider)) {
+  if (parsed.kind === 'subject' && !config.providers.some((p) => p.name === parsed.target.provider)) {
     throw new InvalidRequest(`no provider named '${parsed.target.provider}' is configured`)
   }
 }

@@ -1,8 +1,8 @@
-import { MethodNotAllowed, NotFound, TemporarilyUnavailable } from '../errors.js'
+import { MethodNotAllowed, NotFound } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
-import { type StateTable, StoreUnavailable } from '../store/types.js'
-import { createNonceService } from './nonce.js'
+import { createNonceService } from '../instance/nonce.js'
+import type { StateTable } from '../store/types.js'
 
 /** The slice of the Broker that `POST /nonce` needs. */
 export interface NonceEndpointBroker {
@@ -27,10 +27,5 @@ export async function nonceEndpoint(broker: NonceEndpointBroker, req: HttpReques
     rateLimitPerMinute: broker.config.nonce.rateLimit,
     now: broker.now,
   })
-  try {
-    return jsonResponse(200, await service.issue(req.sourceIp), req.requestId)
-  } catch (err) {
-    if (err instanceof StoreUnavailable) throw new TemporarilyUnavailable('the nonce store is unavailable')
-    throw err
-  }
+  return jsonResponse(200, await service.issue(req.sourceIp), req.requestId)
 }
