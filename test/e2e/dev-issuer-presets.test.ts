@@ -102,6 +102,16 @@ describe('trying a preset provider locally: serve --dev-issuer and dev-token --p
     )
   })
 
+  it('the README quick start shows exactly these commands', () => {
+    const readme = readFileSync(resolve('README.md'), 'utf8')
+    expect(readme).toContain(
+      'npx --no-install tessera serve --config examples/github-actions-local.yaml --dev-issuer',
+    )
+    expect(readme).toContain(
+      'npx --no-install tessera dev-token --preset github-actions \\\n  | npx --no-install tessera exchange --token - --audience https://api.example.com',
+    )
+  })
+
   it('dev-token refuses an unknown preset (exit 2)', async () => {
     const out = await runCli(['dev-token', '--preset', 'jenkins'], { cwd })
     expect(out.code).toBe(2)
