@@ -279,3 +279,17 @@ export class UsageError extends Error {
     this.name = 'UsageError'
   }
 }
+
+/** 408: the client did not send the whole request (headers or body) in time. */
+export class RequestTimeout extends BrokerError {
+  constructor() {
+    super('invalid_request', 408, 'the request was not received in time')
+  }
+}
+
+/** 431: the request headers exceed the server's limit. */
+export class RequestHeadersTooLarge extends BrokerError {
+  constructor() {
+    super('invalid_request', 431, 'the request headers are too large')
+  }
+}

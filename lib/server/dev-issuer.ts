@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createPublicKey, type JsonWebKey, randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { importJWK, type JWK, SignJWT } from 'jose'
@@ -25,9 +25,19 @@ export function devIssuerUrl(brokerUrl: string, preset?: string): string {
   return `${brokerUrl.replace(/\/+$/, '')}${DEV_ISSUER_PATH}${preset ? `/${preset}` : ''}`
 }
 
-function publicOf(jwk: JWK): JWK {
-  const { d: _d, ...pub } = jwk
-  return { ...pub, use: 'sig' }
+/**
+ * The public half of a private JWK, derived by the crypto library rather than by deleting private
+ * members: an RSA key file also holds `p`, `q`, `dp`, `dq`, `qi` (and possibly `oth`), and any
+ * member nobody thought of would otherwise be published too.
+ */
+export function publicJwkOf(jwk: JWK): JWK {
+  const pub = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ format: 'jwk' })
+  return {
+    ...(pub as JWK),
+    ...(jwk.kid === undefined ? {} : { kid: jwk.kid }),
+    ...(jwk.alg === undefined ? {} : { alg: jwk.alg }),
+    use: 'sig',
+  }
 }
 
 /**
@@ -40,7 +50,7 @@ export async function devIssuerRoutes(
   keyFile = devIssuerKeyFile(),
   presets: readonly string[] = [],
 ): Promise<LocalExtra> {
-  const jwks = { keys: [publicOf(await loadOrCreateKeyFile(keyFile, 'ES256'))] }
+  const jwks = { keys: [publicJwkOf(await loadOrCreateKeyFile(keyFile, 'ES256'))] }
   const jwksUri = `${devIssuerUrl(brokerUrl)}/jwks.json`
   const discovery = new Map(
     [undefined, ...presets].map((preset) => [
@@ -83,6 +93,9 @@ export function trustDevIssuer(
   const standIns: DevIssuerStandIn[] = []
   const providers = config.providers.map((p) => {
     if (p.kind !== 'oidc' || p.preset === undefined) return p
+    // A provider already pointed at the dev issuer (issuer: <broker>/dev) keeps its setting.
+    const dev = devIssuerUrl(brokerUrl)
+    if (p.issuer === dev || p.issuer.startsWith(`${dev}/`)) return p
     const issuer = devIssuerUrl(brokerUrl, p.preset)
     standIns.push({ provider: p.name, preset: p.preset, replaced: p.issuer, issuer })
     return {

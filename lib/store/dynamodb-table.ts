@@ -11,7 +11,14 @@ import {
 import * as z from 'zod'
 import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
 import { DependencyThrottled, StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
-import type { AttrValue, IncrementOptions, MergeUpdate, StateItem, StateTable, WriteCondition } from './types.js'
+import type {
+  AttrValue,
+  IncrementOptions,
+  MergeUpdate,
+  StateItem,
+  StateTable,
+  WriteCondition,
+} from './types.js'
 
 /**
  * Item encoding (DESIGN "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the

@@ -40,10 +40,14 @@ describe('endpoint manifest, as served', () => {
   it.each(endpoints.filter((e) => e.adminScope !== undefined).map((e) => [e.name, e] as const))(
     '%s wants a Bearer Tessera token: 401 without one',
     async (_, e) => {
-      const res = await send(e.paths[0] ?? '/', 'POST', {
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'token=x',
-      })
+      const method = e.methods[0] ?? 'POST'
+      const res = await send(
+        e.paths[0] ?? '/',
+        method,
+        method === 'POST'
+          ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x' }
+          : {},
+      )
       expect(res.status).toBe(401)
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /)
       expect(((await res.json()) as { error?: string }).error).toBe('invalid_token')
