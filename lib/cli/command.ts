@@ -180,8 +180,19 @@ function usageError(spec: CommandSpec, error: unknown, io: CliIo): number {
   return EXIT.usage
 }
 
-function overview(commands: readonly CommandSpec[], prefix = ''): string {
-  const shown = commands.filter((c) => c.name.startsWith(prefix))
+/** A command as the dispatcher knows it: its name, and its module loaded only when it runs. */
+export interface CommandEntry {
+  readonly name: string
+  load(): Promise<CommandSpec>
+}
+
+/** An entry for a spec already in memory (tests, small commands). */
+export function loaded(spec: CommandSpec): CommandEntry {
+  return { name: spec.name, load: async () => spec }
+}
+
+async function overview(commands: readonly CommandEntry[], prefix = ''): Promise<string> {
+  const shown = await Promise.all(commands.filter((c) => c.name.startsWith(prefix)).map((c) => c.load()))
   const width = Math.max(...shown.map((c) => c.name.length))
   return [
     `usage: tessera ${prefix}<command> [options]`,
@@ -194,31 +205,34 @@ function overview(commands: readonly CommandSpec[], prefix = ''): string {
   ].join('\n')
 }
 
-/** Dispatches `argv` to the command whose one- or two-word name it starts with. */
+/**
+ * Dispatches `argv` to the command whose one- or two-word name it starts with. Only that
+ * command's module is loaded, so `tessera dev-token` does not pay for the broker's.
+ */
 export async function runCli(
-  commands: readonly CommandSpec[],
+  commands: readonly CommandEntry[],
   argv: readonly string[],
   io: CliIo,
 ): Promise<number> {
   const [first, second, ...rest] = argv
   const two = commands.find((c) => c.name === `${first} ${second}`)
-  if (two) return runCommand(two, rest, io)
+  if (two) return runCommand(await two.load(), rest, io)
   const one = commands.find((c) => c.name === first)
-  if (one) return runCommand(one, argv.slice(1), io)
+  if (one) return runCommand(await one.load(), argv.slice(1), io)
   const group = commands.some((c) => c.name.startsWith(`${first} `)) ? `${first} ` : ''
   const helpWord = group ? second : first
   if (
     argv.length === (group ? 2 : 1) &&
     (helpWord === 'help' || helpWord === '--help' || helpWord === '-h')
   ) {
-    io.stdout.write(overview(commands, group))
+    io.stdout.write(await overview(commands, group))
     return EXIT.ok
   }
   if (first === undefined || (group && second === undefined)) {
-    io.stderr.write(overview(commands, group))
+    io.stderr.write(await overview(commands, group))
     return EXIT.usage
   }
   const unknown = group ? `${first} ${second}` : first
-  io.stderr.write(`tessera: unknown command ${unknown.slice(0, 80)}\n${overview(commands, group)}`)
+  io.stderr.write(`tessera: unknown command ${unknown.slice(0, 80)}\n${await overview(commands, group)}`)
   return EXIT.usage
 }

@@ -1,26 +1,30 @@
 /**
- * Every `tessera` command, once. A new command is one spec (see command.ts) added to this list;
- * help, usage errors and exit codes come with it.
+ * Every `tessera` command, once. A new command is one spec (see command.ts) in its own module and
+ * one entry here; help, usage errors and exit codes come with it. Modules load on use.
  */
-import type { CommandSpec } from './command.js'
-import { configShowCommand } from './config-show.js'
-import { devTokenCommand } from './dev-token.js'
-import { exchangeCommand } from './exchange.js'
-import { instanceCommands } from './instance.js'
-import { lintStartupCheck, policyExplainCommand, policyLintCommand } from './policy.js'
-import { revokeCommand } from './revoke.js'
-import { type RouteFactory, serveCommand } from './serve.js'
+import type { CommandEntry } from './command.js'
+import type { RouteFactory } from './serve.js'
 
 /** The command list; the routes come from functions/ (lib/ never imports the Lambda wiring). */
-export function tesseraCommands(deps: { loadRoutes: () => Promise<RouteFactory> }): readonly CommandSpec[] {
+export function tesseraCommands(deps: { loadRoutes: () => Promise<RouteFactory> }): readonly CommandEntry[] {
   return [
-    serveCommand({ loadRoutes: deps.loadRoutes, check: lintStartupCheck }),
-    devTokenCommand,
-    exchangeCommand,
-    policyLintCommand,
-    policyExplainCommand,
-    ...instanceCommands(),
-    revokeCommand,
-    configShowCommand,
+    {
+      name: 'serve',
+      load: async () => {
+        const [{ serveCommand }, { lintStartupCheck }] = await Promise.all([
+          import('./serve.js'),
+          import('./policy.js'),
+        ])
+        return serveCommand({ loadRoutes: deps.loadRoutes, check: lintStartupCheck })
+      },
+    },
+    { name: 'dev-token', load: async () => (await import('./dev-token.js')).devTokenCommand },
+    { name: 'exchange', load: async () => (await import('./exchange.js')).exchangeCommand },
+    { name: 'policy lint', load: async () => (await import('./policy.js')).policyLintCommand },
+    { name: 'policy explain', load: async () => (await import('./policy.js')).policyExplainCommand },
+    { name: 'instance list', load: async () => (await import('./instance.js')).instanceCommands()[0] },
+    { name: 'instance reset', load: async () => (await import('./instance.js')).instanceCommands()[1] },
+    { name: 'revoke', load: async () => (await import('./revoke.js')).revokeCommand },
+    { name: 'config show', load: async () => (await import('./config-show.js')).configShowCommand },
   ]
 }

@@ -24,6 +24,10 @@ const probe = (behaviour: () => Promise<number>) =>
 describe('every command', () => {
   const names = COMMANDS.map((c) => c.name)
 
+  it('each entry loads the spec of its own name', async () => {
+    for (const entry of COMMANDS) expect((await entry.load()).name).toBe(entry.name)
+  })
+
   it('is listed once, including config show', () => {
     expect(new Set(names).size).toBe(names.length)
     expect(names).toEqual(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
-import { runCli } from '../../lib/cli/command.js'
+import { loaded, runCli } from '../../lib/cli/command.js'
 import { instanceCommands } from '../../lib/cli/instance.js'
 import { bindInstance, listBindings } from '../../lib/instance/binding.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
@@ -31,7 +31,11 @@ providers:
 async function run(argv: string[], table = new MemoryTable(() => Math.floor(NOW / 1000))) {
   const audit = new MemoryAuditSink()
   const { io, out } = testIo({ now: () => NOW })
-  const code = await runCli(instanceCommands({ openTable: () => table, audit }), ['instance', ...argv], io)
+  const code = await runCli(
+    instanceCommands({ openTable: () => table, audit }).map(loaded),
+    ['instance', ...argv],
+    io,
+  )
   const { stdout, stderr } = out()
   return { code, out: stdout.trimEnd(), err: stderr.trimEnd(), audit, table }
 }

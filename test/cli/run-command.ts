@@ -1,5 +1,12 @@
 import { Readable } from 'node:stream'
-import { type CliIo, type CommandSpec, runCli, runCommand } from '../../lib/cli/command.js'
+import {
+  type CliIo,
+  type CommandEntry,
+  type CommandSpec,
+  loaded,
+  runCli,
+  runCommand,
+} from '../../lib/cli/command.js'
 
 export interface Captured {
   readonly code: number
@@ -36,13 +43,14 @@ export async function runSpec(
   return { code, ...out() }
 }
 
-/** Runs a whole command line against a command list with `testIo`. */
+/** Runs a whole command line against a command list (entries or specs) with `testIo`. */
 export async function runLine(
-  commands: readonly CommandSpec[],
+  commands: readonly (CommandEntry | CommandSpec)[],
   argv: readonly string[],
   opts: Parameters<typeof testIo>[0] = {},
 ): Promise<Captured> {
   const { io, out } = testIo(opts)
-  const code = await runCli(commands, argv, io)
+  const entries = commands.map((c) => ('run' in c ? loaded(c) : c))
+  const code = await runCli(entries, argv, io)
   return { code, ...out() }
 }
