@@ -20,7 +20,8 @@ export const revokeCommand = defineCommand({
   summary: 'revoke one token, or everything issued to a subject or by a policy before now',
   synopsis: '--url U --admin-token T|@file (--token T | --sub S --provider P | --policy N) [--lift]',
   flags: {
-    url: URL_FLAG,
+    // No local default here: revoking at the wrong broker would look like success.
+    url: { ...URL_FLAG, help: 'the broker base URL (default TESSERA_URL; required)' },
     'admin-token': ADMIN_TOKEN_FLAG,
     token: { type: 'string', value: 'T|@file|-', help: 'the Tessera token to revoke' },
     sub: { type: 'string', value: 'S', help: 'revoke what was issued to this subject (with --provider)' },
