@@ -12,7 +12,9 @@ import { UsageRecorder } from './inventory/usage.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
+import { guardrailsNeedRegexEngine } from './policy/guardrails.js'
 import { matcherNeedsRegexEngine } from './policy/matchers.js'
+import { createRateLimiter, type RateLimiter } from './policy/rate-limit.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
 import type { GrantKind } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
@@ -37,6 +39,8 @@ export interface Broker {
   readonly metrics: Telemetry
   /** Revocations (kill switch): checked after the policy decision and by introspection. */
   readonly revocations: RevocationList
+  /** Per-identity rate limits; absent when no policy is limited. */
+  readonly rateLimiter?: RateLimiter | undefined
   /** Usage records for the inventory (aggregated in memory, flushed off the request path); absent when disabled. */
   readonly usage?: UsageRecorder | undefined
 }
@@ -76,7 +80,10 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   const { config } = loaded
   const now = opts.now ?? Date.now
   // Lambda bundles load the regex engine on demand: only regexes and non-prefix globs need it.
-  if (config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)))
+  if (
+    config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)) ||
+    guardrailsNeedRegexEngine(config.guardrails)
+  )
     await loadRegexEngine()
   const policies = compileConfigPolicies(loaded)
   const table = opts.table ?? openStateTable(config.store, { now })
@@ -115,6 +122,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   }
   const minters = await createMinters(config, keys, now)
   const revocations = new RevocationList(table, { now })
+  const rateLimiter = createRateLimiter(config, table)
   const usage =
     opts.recordUsage === false
       ? undefined
@@ -132,6 +140,7 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     metrics,
     minters,
     revocations,
+    rateLimiter,
     usage,
   }
 }

@@ -7,6 +7,7 @@ export type OAuthErrorCode =
   | 'invalid_target'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'invalid_dpop_proof'
   | 'unsupported_grant_type'
   | 'unsupported_token_type'
   | 'temporarily_unavailable'
@@ -238,6 +239,8 @@ export class PolicyCompileError extends Error {
   constructor(
     readonly path: readonly (string | number)[],
     message: string,
+    /** The lint rule reporting it, when it is more specific than `invalid-policy` (guardrails). */
+    readonly rule?: string,
   ) {
     super(message)
     this.name = 'PolicyCompileError'
@@ -291,5 +294,43 @@ export class RequestTimeout extends BrokerError {
 export class RequestHeadersTooLarge extends BrokerError {
   constructor() {
     super('invalid_request', 431, 'the request headers are too large')
+  }
+}
+
+/** Raised by `tessera policy test` for a test file that does not read or validate; names file and test. */
+export class PolicyTestFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`${file}: invalid policy test file\n${issues.map((i) => `  - ${i}`).join('\n')}`)
+    this.name = 'PolicyTestFileError'
+  }
+}
+
+/** 400 (RFC 9449 §5): a DPoP proof is present but invalid, or a grant requires one and none was sent. */
+export class InvalidDpopProof extends BrokerError {
+  constructor(message: string) {
+    super('invalid_dpop_proof', 400, message)
+  }
+}
+
+/** The codes a resource server answers with (RFC 6750 §3.1, RFC 9449 §7.1). */
+export type TokenVerificationErrorCode = 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof'
+
+/**
+ * A token refused by the verifier library (`@tessera-sts/tessera/verify`): 401, or 403 for
+ * insufficient_scope; `wwwAuthenticate` is the challenge to send back (also in `headers`).
+ */
+export class TokenVerificationError extends BrokerError {
+  declare readonly code: TokenVerificationErrorCode
+  constructor(
+    code: TokenVerificationErrorCode,
+    message: string,
+    readonly wwwAuthenticate: string,
+  ) {
+    super(code, code === 'insufficient_scope' ? 403 : 401, message, true, {
+      'WWW-Authenticate': wwwAuthenticate,
+    })
   }
 }

@@ -163,12 +163,15 @@ export const DEPLOY_CONFIG_FILE = 'tessera.json'
  */
 async function deployConfigJson(configPath: string): Promise<string> {
   const config = await checkDeployConfig(configPath)
-  const [{ parse }, { loadConfigJson }] = await Promise.all([
+  const [{ parse }, { loadConfigJson }, { expandIncludes }] = await Promise.all([
     import('yaml'),
     import('../lib/config/load-json.js'),
+    import('../lib/config/expand-includes.js'),
   ])
-  // The YAML loader's options (it has already refused duplicate keys and alias bombs).
-  const raw: unknown = parse(readFileSync(configPath, 'utf8'), { uniqueKeys: true, maxAliasCount: 50 })
+  // The YAML loader's options (it has already refused duplicate keys and alias bombs). Policy
+  // folders and a guardrails file are read in: a function reads one self-contained JSON config.
+  const yaml: unknown = parse(readFileSync(configPath, 'utf8'), { uniqueKeys: true, maxAliasCount: 50 })
+  const { raw } = expandIncludes(yaml, configPath, dirname(configPath))
   const json = `${JSON.stringify(raw, null, 2)}\n`
   if (!isDeepStrictEqual(loadConfigJson(json, DEPLOY_CONFIG_FILE).config, config)) {
     throw new Error(`${configPath}: the config does not convert to JSON without change; simplify the YAML`)

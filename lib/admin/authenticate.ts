@@ -68,6 +68,8 @@ async function check(
   if (!audiencesOf(claims).includes(deps.issuer)) {
     throw new InvalidToken('the bearer token is not issued for this broker (aud)')
   }
+  // Admin calls take bearer tokens only; a DPoP-bound token copied from a log must not open them.
+  if (claims.cnf !== undefined) throw new InvalidToken(REJECTED).withDetail('dpop-bound')
   const revoked = await isIssuedTokenRevoked(deps.revocations, claims)
   if (revoked) throw new InvalidToken(REJECTED).withDetail('revoked')
   if (!scopesOf(claims).has(scope)) throw new InsufficientScope(`this call requires scope ${scope}`, scope)

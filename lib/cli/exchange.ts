@@ -16,7 +16,7 @@ export const exchangeCommand = defineCommand({
   name: 'exchange',
   summary: 'trade a workload identity for a credential at a broker (RFC 8693)',
   synopsis:
-    '[--url U] (--token T|@file|- | --aws-iam | --instance aws|azure|gcp) (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]',
+    '[--url U] (--token T|@file|- | --aws-iam | --instance aws|azure|gcp) (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process] [--dpop-key F]',
   flags: {
     url: URL_FLAG,
     token: {
@@ -51,6 +51,11 @@ export const exchangeCommand = defineCommand({
     resource: { type: 'string', multiple: true, default: [], value: 'R', help: 'selects e.g. an AWS role' },
     scope: { type: 'string', value: 'S', help: 'space-separated scopes (default: all the grant offers)' },
     'requested-token-type': { type: 'string', value: 'URI', help: 'requested_token_type to send' },
+    'dpop-key': {
+      type: 'string',
+      value: 'F',
+      help: 'bind the token to this private JWK with a DPoP proof (created 0600 if absent)',
+    },
     format: {
       type: 'string',
       default: 'json',
@@ -91,10 +96,20 @@ export const exchangeCommand = defineCommand({
       requestedTokenType: values['requested-token-type'],
     }
     const endpoint = await discoverEndpoint(url, 'token_endpoint', io.fetch)
-    io.stdout.write(`${formatResult(await requestExchange(endpoint, params, io.fetch), format)}\n`)
+    const dpopProof =
+      values['dpop-key'] === undefined ? undefined : await tokenProof(values['dpop-key'], endpoint)
+    io.stdout.write(
+      `${formatResult(await requestExchange(endpoint, { ...params, dpopProof }, io.fetch), format)}\n`,
+    )
     return 0
   },
 })
+
+/** A DPoP proof for the token endpoint with the key in `file` (a private JWK, created 0600 if absent). */
+async function tokenProof(file: string, tokenEndpoint: string): Promise<string> {
+  const { createDpopProof, loadOrCreateDpopKey } = await import('../client/dpop.js')
+  return createDpopProof(await loadOrCreateDpopKey(file), { method: 'POST', url: tokenEndpoint })
+}
 
 async function subject(
   values: {

@@ -2,12 +2,10 @@
  * `tessera policy explain`: decode (optionally verify) a token locally and show, per policy of
  * its provider and per claim condition, what matched and why not. Never contacts the broker.
  */
-import type { Config, MatcherSpec, PolicyConfig, ProviderConfig } from '../config/schema.js'
+import type { Config, ProviderConfig } from '../config/schema.js'
 import { parseJsonStrict } from '../json/strict-json.js'
 import { compilePolicies } from '../policy/compile.js'
-import { explain } from '../policy/explain.js'
-import { printable } from '../policy/lint-format.js'
-import type { ClaimCheck, Decision, PolicyTrace } from '../policy/types.js'
+import { explainClaims, painter, show } from '../policy/explain-text.js'
 
 export interface ExplainInput {
   readonly config: Config
@@ -56,7 +54,7 @@ export function providerForIssuer(config: Config, iss: unknown): ProviderConfig 
 }
 
 /** GCP instance tokens: the verifier also exposes google.compute_engine.* at top level; mirror it. */
-function withGcpFlattening(
+export function withGcpFlattening(
   provider: ProviderConfig,
   payload: Record<string, unknown>,
 ): Record<string, unknown> {
@@ -69,98 +67,6 @@ function withGcpFlattening(
       : undefined
   if (typeof engine !== 'object' || engine === null || Array.isArray(engine)) return payload
   return { ...(engine as Record<string, unknown>), ...payload }
-}
-
-const MAX_SHOWN = 100
-
-function show(value: unknown): string {
-  if (value === undefined) return '(missing)'
-  const text = JSON.stringify(value) ?? String(value)
-  const cut = text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN - 3)}...` : text
-  // Control characters in a hostile token must not reach the terminal.
-  const safe = printable(cut).replace(/[\n\t]/g, '?')
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return `${safe} (array)`
-  return typeof value === 'string' ? safe : `${safe} (${typeof value})`
-}
-
-function describeMatcher(spec: MatcherSpec | undefined): string {
-  if (spec === undefined) return '?'
-  if (Array.isArray(spec)) return `any of ${JSON.stringify(spec)}`
-  if (typeof spec !== 'object') return JSON.stringify(spec)
-  return 'glob' in spec ? `glob ${JSON.stringify(spec.glob)}` : `regex ${JSON.stringify(spec.regex)}`
-}
-
-function expectedTypes(spec: MatcherSpec | undefined): string {
-  if (spec === undefined || (typeof spec === 'object' && !Array.isArray(spec))) return 'a string'
-  const types = [...new Set((Array.isArray(spec) ? spec : [spec]).map((v) => typeof v))]
-  return types.map((t) => `a ${t}`).join(' or ')
-}
-
-function why(check: ClaimCheck, spec: MatcherSpec | undefined): string {
-  const want = describeMatcher(spec)
-  switch (check.reason) {
-    case 'missing':
-      return `missing: the token has no ${check.claim} claim (wanted ${want})`
-    case 'wrong-type':
-      return `wrong type: wanted ${expectedTypes(spec)} (${want}); matching is type-strict`
-    default:
-      return `no match for ${want}`
-  }
-}
-
-type Paint = (style: 'ok' | 'bad' | 'dim' | 'bold', text: string) => string
-
-function painter(color: boolean): Paint {
-  const codes = { ok: '\x1b[32m', bad: '\x1b[31m', dim: '\x1b[2m', bold: '\x1b[1m' }
-  return (style, text) => (color ? `${codes[style]}${text}\x1b[0m` : text)
-}
-
-function grantSummary(policy: PolicyConfig): string {
-  const { token, aws } = policy.grant
-  if (aws) return `role ${aws.roleArn}`
-  if (!token) return 'nothing'
-  const audiences = typeof token.audience === 'string' ? [token.audience] : token.audience
-  return `audience ${audiences.join(', ')}${token.scopes.length > 0 ? `, scopes ${token.scopes.join(' ')}` : ''}`
-}
-
-function policyStatus(trace: PolicyTrace, decision: Decision, policy: PolicyConfig | undefined): string {
-  if (decision.allow && decision.policy === trace.policy) return '<- chosen'
-  if (!trace.subjectMatched) return 'subject does not match'
-  if (!trace.targetMatched)
-    return `subject matches, but the grant (${policy ? grantSummary(policy) : '?'}) is not what was requested`
-  if (!trace.scopeMatched) return 'subject and target match, but the requested scopes are not granted'
-  return decision.allow
-    ? `matches too, but "${decision.policy}" comes first`
-    : 'matches too (ambiguous without --audience/--resource)'
-}
-
-function renderPolicy(
-  trace: PolicyTrace,
-  decision: Decision,
-  policy: PolicyConfig | undefined,
-  paint: Paint,
-): string[] {
-  const chosen = decision.allow && decision.policy === trace.policy
-  const ok = trace.subjectMatched && trace.targetMatched && trace.scopeMatched
-  const mark = ok ? paint('ok', '✓') : paint('bad', '✗')
-  const title = chosen ? paint('bold', `policy ${trace.policy}`) : `policy ${trace.policy}`
-  const lines = [
-    `${mark} ${title}  ${chosen ? paint('ok', policyStatus(trace, decision, policy)) : policyStatus(trace, decision, policy)}`,
-  ]
-  const width = Math.max(0, ...trace.checks.map((c) => c.claim.length))
-  for (const check of trace.checks) {
-    const spec = policy?.match[check.claim]
-    const name = check.claim.padEnd(width)
-    if (check.ok) {
-      const how = check.matcher === 'exact' ? '' : paint('dim', `  (${describeMatcher(spec)})`)
-      lines.push(`    ${paint('ok', '✓')} ${name}  ${show(check.value)}${how}`)
-    } else {
-      lines.push(`    ${paint('bad', '✗')} ${name}  ${show(check.value)}  ${paint('bad', why(check, spec))}`)
-    }
-  }
-  if (policy) lines.push(paint('dim', `      grants ${grantSummary(policy)}`))
-  return lines
 }
 
 function relative(seconds: number): string {
@@ -231,33 +137,19 @@ export function explainToken(input: ExplainInput): { text: string; allowed: bool
   lines.push('')
 
   const claims = verified && 'claims' in verified ? verified.claims : withGcpFlattening(provider, payload)
-  const compiled = compilePolicies(input.config)
-  const { decision, traces } = explain(compiled, {
-    provider: provider.name,
-    claims,
-    audiences: input.audiences,
-    resources: input.resources,
-  })
-  const byName = new Map(input.config.policies.map((p) => [p.name, p]))
-  for (const trace of traces)
-    lines.push(...renderPolicy(trace, decision, byName.get(trace.policy), paint), '')
-  if (traces.length === 0) lines.push(`no policy names provider ${provider.name}`, '')
-  const others = input.config.policies.length - traces.length
-  if (others > 0)
-    lines.push(
-      paint('dim', `(${others} polic${others === 1 ? 'y' : 'ies'} of other providers not shown)`),
-      '',
-    )
-
+  const { decision, lines: explained } = explainClaims(
+    {
+      config: input.config,
+      compiled: compilePolicies(input.config, { guardrails: false }),
+      provider,
+      claims,
+      audiences: input.audiences,
+      resources: input.resources,
+    },
+    paint,
+  )
+  lines.push(...explained)
   const signatureOk = !verified || 'claims' in verified
-  if (decision.allow) {
-    const policy = byName.get(decision.policy)
-    lines.push(
-      `decision   ${paint('ok', 'allow')}: policy ${decision.policy} grants ${policy ? grantSummary(policy) : '?'}`,
-    )
-  } else {
-    lines.push(`decision   ${paint('bad', `deny (${decision.error})`)}: ${decision.message}`)
-  }
   if (!signatureOk)
     lines.push(
       `           ${paint('bad', 'but the token fails verification, so the broker refuses it first')}`,

@@ -6,9 +6,10 @@ import { ConfigError, UsageError } from '../errors.js'
 import { FormParams } from '../http/form.js'
 import { type Finding, hasLintErrors, lintConfig } from '../policy/lint.js'
 import { formatFindings, LINT_FORMATS, type LintFormat } from '../policy/lint-format.js'
-import { type CliIo, defineCommand } from './command.js'
+import { type CliIo, defineCommand, loaded, processIo, runCli } from './command.js'
 import { CONFIG_FLAG, DEFAULT_BROKER_URL } from './common-flags.js'
 import { decodeToken, explainToken, providerForIssuer } from './policy-explain.js'
+import { runPolicyTest } from './policy-test.js'
 import { readTokenArg } from './token-arg.js'
 
 /** The base URL the built-in example uses when no config is given (serve's default). */
@@ -134,6 +135,42 @@ export const policyExplainCommand = defineCommand({
     return allowed ? 0 : 1
   },
 })
+
+/** `tessera policy test [F]`: runs the config's policy tests; exit 1 on a failure, 2 on an invalid file. */
+export const policyTestCommand = defineCommand({
+  name: 'policy test',
+  summary: 'run policy tests (expected allows and denials) against a config, without a broker',
+  synopsis: '[F] [--tests PATH] [--format human|json|github]',
+  positionals: ['F'],
+  flags: {
+    config: CONFIG_FLAG,
+    tests: { type: 'string', value: 'PATH', help: 'a test file, or a folder searched for *.test.yaml' },
+    format: { type: 'string', default: 'human', value: 'F', help: 'output: human, json, github' },
+  },
+  examples: [
+    'tessera policy test tessera.yaml',
+    'tessera policy test tessera.yaml --tests policies/ --format github',
+  ],
+  notes:
+    'Default tests: <F name>.test.yaml or tessera.test.yaml beside F. Exit 1 when a test fails, 2 when a\nconfig or test file is invalid.',
+  async run({ values, positionals }, io) {
+    const argv = [
+      ...positionals,
+      ...(values.config === undefined ? [] : ['--config', values.config]),
+      ...(values.tests === undefined ? [] : ['--tests', values.tests]),
+      '--format',
+      values.format,
+    ]
+    return runPolicyTest(argv, { stdout: io.stdout, stderr: io.stderr, load, configFile })
+  },
+})
+
+const POLICY_COMMANDS = [policyLintCommand, policyExplainCommand, policyTestCommand]
+
+/** `tessera policy lint|explain|test …` with some of the io injected (tests). */
+export function runPolicy(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  return runCli(POLICY_COMMANDS.map(loaded), ['policy', ...argv], { ...processIo(), ...io })
+}
 
 function startupLine(f: Finding): string {
   const at = f.line === undefined ? (f.file ?? '') : `${f.file}:${f.line}:${f.col ?? 1}`

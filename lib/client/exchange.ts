@@ -13,6 +13,8 @@ export interface ExchangeParams {
   readonly requestedTokenType?: string | undefined
   /** Extra form parameters some kinds need (e.g. `nonce`). */
   readonly extra?: Readonly<Record<string, string>> | undefined
+  /** A DPoP proof for POST to the token endpoint (RFC 9449): the token is then bound to its key. */
+  readonly dpopProof?: string | undefined
 }
 
 const TIMEOUT_MS = 10_000
@@ -41,7 +43,11 @@ export async function requestExchange(
     tokenEndpoint,
     {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...(p.dpopProof === undefined ? {} : { dpop: p.dpopProof }),
+      },
       body: form.toString(),
       signal: AbortSignal.timeout(TIMEOUT_MS),
       redirect: 'error',

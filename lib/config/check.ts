@@ -1,5 +1,7 @@
 import type * as z from 'zod'
 import { awsGrantIssues } from '../credentials/aws-session.js'
+import { unknownRequireClaimsKeys } from '../policy/guardrails.js'
+import { PRESET_NAMES } from './presets.js'
 import type { Config } from './schema.js'
 
 /** A validated config and where it came from; what the broker needs, whatever the source format. */
@@ -65,6 +67,8 @@ export function crossCheck(config: Config): ConfigProblem[] {
       problems.push([['providers', i, 'issuer'], "a provider cannot trust Tessera's own issuer"])
     }
   })
+  for (const key of unknownRequireClaimsKeys(config, PRESET_NAMES))
+    problems.push([['guardrails', 'requireClaims', key], `'${key}' names neither a provider nor a preset`])
   config.policies.forEach((p, i) => {
     if (!p.grant.aws) return
     for (const issue of awsGrantIssues(p.grant.aws))

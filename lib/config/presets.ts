@@ -1,3 +1,5 @@
+import { type AlternateSub, alternateGithubSub } from '../policy/github-subject.js'
+
 /**
  * Provider presets: issuer defaults and the claims that pin one workload (DESIGN "Presets and
  * identity claims"). `knownClaims` feeds the lint rule for misspelt claim names.
@@ -19,6 +21,12 @@ export interface Preset {
   readonly nonStringClaims?: readonly string[]
   /** Claims naming something re-registrable → the immutable id claim that pins it (lint). */
   readonly namePins?: Readonly<Record<string, string>>
+  /**
+   * The issuer writes `sub` in two forms (GitHub: by name, or with immutable ids since 2026-06-18):
+   * the token's subject in the other form, so explain and `policy test` can tell a denial that is
+   * only a difference of form.
+   */
+  readonly alternateSub?: (claims: Readonly<Record<string, unknown>>) => AlternateSub | undefined
 }
 
 export const PRESET_NAMES = [
@@ -82,6 +90,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     knownClaimPrefixes: ['repo_property_'],
     nonStringClaims: [],
     namePins: { repository: 'repository_id', repository_owner: 'repository_owner_id' },
+    alternateSub: alternateGithubSub,
     knownClaims: [
       ...STANDARD_CLAIMS,
       'actor',

@@ -59,6 +59,7 @@ function activeBody(c: IssuedClaims): Record<string, unknown> {
     ...(c.nbf === undefined ? {} : { nbf: c.nbf }),
     jti: c.jti,
     idp: c.idp,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a bound token is introspected with its confirmation.
+    ...(c.cnf === undefined ? { token_type: 'Bearer' } : { token_type: 'DPoP', cnf: c.cnf }),
   }
 }

@@ -1,5 +1,6 @@
 import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
 import type { Broker } from '../broker.js'
+import { DPOP_ALGORITHMS } from '../dpop/proof.js'
 import { MethodNotAllowed } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
@@ -31,6 +32,7 @@ export function serverMetadata(broker: Broker): Record<string, unknown> {
     subject_token_types_supported: [...broker.verifiers.keys()].sort(),
     issued_token_types_supported: [TokenTypes.accessToken, TokenTypes.jwt, TokenTypes.awsCredentials],
     access_token_signing_alg_values_supported: [broker.keys.active.alg],
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Config, PolicyConfig } from '../config/schema.js'
 import { PolicyCompileError } from '../errors.js'
 import { type ClaimName, parseClaimName } from './claims.js'
+import { guardrailViolations } from './guardrails.js'
 import { compileMatcher, isMatcherProblem, type ValueTest } from './matchers.js'
 import type { GrantKind, MatcherKind, ResolvedGrant } from './types.js'
 
@@ -128,12 +129,25 @@ function indexByProvider(policies: readonly CompiledPolicy[]): Map<string, Provi
   return byProvider
 }
 
+/** Options for {@link compilePolicies}. */
+export interface CompileOptions {
+  /** Check the config's guardrails (default true); `policy explain` diagnoses without them. */
+  readonly guardrails?: boolean
+}
+
 /**
- * Compiles the policies once at load. Collects every problem and throws
- * `AggregateError<PolicyCompileError>('invalid policies')` when there is any.
+ * Compiles the policies once at load. Collects every problem, guardrail violations included, and
+ * throws `AggregateError<PolicyCompileError>('invalid policies')` when there is any.
  */
-export function compilePolicies(config: Pick<Config, 'providers' | 'policies'>): CompiledPolicies {
+export function compilePolicies(
+  config: Pick<Config, 'providers' | 'policies'> & Partial<Pick<Config, 'guardrails'>>,
+  opts: CompileOptions = {},
+): CompiledPolicies {
   const errors: PolicyCompileError[] = []
+  if (opts.guardrails !== false) {
+    for (const v of guardrailViolations(config))
+      errors.push(new PolicyCompileError(v.path, v.message, v.rule))
+  }
   const providers = new Set(config.providers.map((p) => p.name))
   const firstByName = new Map<string, number>()
   const compiled: CompiledPolicy[] = []

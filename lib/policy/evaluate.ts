@@ -66,6 +66,7 @@ function resolveGrant(
     audience: targets.length > 0 ? targets : policy.targets,
     scopes: scopes ?? policy.scopes,
     ttl: policy.ttl,
+    ...(policy.config.grant.token?.dpop === 'required' ? { dpop: 'required' } : {}),
   }
 }
 

@@ -24,6 +24,8 @@ export type ResolvedGrant =
       readonly audience: readonly string[]
       readonly scopes: readonly string[]
       readonly ttl: number
+      /** Present when the grant refuses a request without a DPoP proof. */
+      readonly dpop?: 'required' | undefined
     }
   | ({ readonly kind: 'aws' } & AwsGrant)
 

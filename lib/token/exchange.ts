@@ -1,6 +1,9 @@
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import type { Minted } from '../credentials/minter.js'
+import type { VerifiedProof } from '../dpop/proof.js'
+import { bindTokenProof, checkTokenProof, type ProofBinding } from '../dpop/token-proof.js'
+import { endpointUrl } from '../endpoints/metadata.js'
 import {
   InvalidRequest,
   InvalidScope,
@@ -29,6 +32,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const record = startExchangeRecord(broker, req.requestId, req.sourceIp)
   const { request, form } = await record.step({}, () => parse(req))
   const presented = { subjectTokenType: request.subjectTokenType, subjectToken: request.subjectToken }
+  const proof = await record.step(presented, () => checkProof(broker, req))
   const subject = await record.step(presented, () => verify(broker, request, form, req))
   const verified = { ...presented, subject }
   const decision = await record.step(verified, () => decide(broker, request, subject))
@@ -36,15 +40,23 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const allowed = await record.step(decided, () => permit(decision))
   const permitted = { ...decided, policy: allowed.policy, grant: allowed.grant }
   await record.step(permitted, () => limit(broker, allowed, subject))
+  const binding = await record.step(permitted, () => bind(broker, allowed, proof))
   await record.step(permitted, () => consume(broker, subject))
   await record.step(permitted, () => guard(broker, allowed, subject))
-  const minted = await record.step(permitted, () => mint(broker, allowed, subject, request, req.requestId))
+  const minted = await record.step(permitted, () =>
+    mint(broker, allowed, subject, request, req.requestId, binding),
+  )
   return record.allowed(permitted, minted)
 }
 
 function parse(req: HttpRequest): { request: TokenRequest; form: FormParams } {
   const form = parseForm(req.headers['content-type'], req.body, REPEATABLE)
   return { request: parseTokenRequest(form), form }
+}
+
+/** A DPoP proof, if sent, is checked before anything else is fetched: present but invalid is a 400 whatever the grant. */
+function checkProof(broker: Broker, req: HttpRequest): Promise<VerifiedProof | undefined> {
+  return checkTokenProof(req, endpointUrl(broker.issuer, '/token'), broker.now())
 }
 
 /** Verifies the subject token with the verifier registered for its token type. */
@@ -92,8 +104,23 @@ function permit(decision: Decision): Allow {
 }
 
 /** Per-identity rate limit: runs before `consume`, so a refused request keeps its subject token. */
-function limit(_broker: Broker, _decision: Allow, _subject: VerifiedSubject): void {
-  // No policy sets a rate limit yet; the step holds its place in the order.
+async function limit(broker: Broker, decision: Allow, subject: VerifiedSubject): Promise<void> {
+  if (!broker.rateLimiter) return
+  const key = { policy: decision.policy, provider: subject.provider, sub: subject.sub }
+  await guardStore(broker, broker.rateLimiter.take(key, broker.now()))
+}
+
+/**
+ * DPoP: a token grant binds its token to the proof's key, spending the proof, or refuses a request
+ * without one when it requires DPoP. Runs before `consume`, so a replayed proof keeps the subject token.
+ */
+async function bind(
+  broker: Broker,
+  decision: Allow,
+  proof: VerifiedProof | undefined,
+): Promise<ProofBinding> {
+  if (decision.grant.kind !== 'token') return { tokenType: 'Bearer' }
+  return guardStore(broker, bindTokenProof(broker.table, proof, decision.grant.dpop === 'required'))
 }
 
 /** Replay protection: a single-use subject token is consumed here, once. */
@@ -121,6 +148,7 @@ async function mint(
   subject: VerifiedSubject,
   request: TokenRequest,
   requestId: string,
+  binding: ProofBinding,
 ): Promise<Minted> {
   const minter = broker.minters.get(decision.grant.kind)
   if (!minter) throw new InvalidTarget(`${decision.grant.kind} grants are not available from this broker`)
@@ -130,6 +158,8 @@ async function mint(
       requestId,
       request,
       now: broker.now(),
+      extraClaims: binding.extraClaims,
+      tokenType: binding.tokenType,
     })
   } catch (err) {
     if (err instanceof TemporarilyUnavailable && minter.outageMetric)
