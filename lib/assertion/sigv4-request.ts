@@ -151,7 +151,7 @@ export function checkSignedRequest(req: PresentedRequest, opts: CheckOptions): C
   }
   for (const name of signed) {
     if (headers[name] === undefined)
-      throw new InvalidRequest(`signed header "${name}" is missing from the request`)
+      throw new InvalidRequest(`signed header '${name}' is missing from the request`)
   }
   for (const required of ['host', 'x-amz-date']) {
     if (!signed.includes(required))
@@ -190,11 +190,11 @@ function normaliseHeaders(raw: Readonly<Record<string, string>>): Record<string,
     if (!/^[a-z0-9-]{1,64}$/.test(lower))
       throw new InvalidRequest('a header name of the signed request is malformed')
     if (!ALLOWED_HEADERS.has(lower)) {
-      throw new InvalidRequest(`header "${lower}" is not allowed in the signed request`)
+      throw new InvalidRequest(`header '${lower}' is not allowed in the signed request`)
     }
-    if (out[lower] !== undefined) throw new InvalidRequest(`header "${lower}" appears more than once`)
+    if (out[lower] !== undefined) throw new InvalidRequest(`header '${lower}' appears more than once`)
     // Printable ASCII only: no CR/LF (header injection), no control characters.
-    if (!/^[\x20-\x7e]*$/.test(value)) throw new InvalidRequest(`header "${lower}" has a malformed value`)
+    if (!/^[\x20-\x7e]*$/.test(value)) throw new InvalidRequest(`header '${lower}' has a malformed value`)
     out[lower] = value
   }
   return out

@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util'
 import * as z from 'zod'
 import { isLoopbackHost } from '../config/url.js'
+import { UsageError } from '../errors.js'
+import { type CliIo, type CommandSpec, defineCommand } from './command.js'
+import { ADMIN_TOKEN_FLAG, URL_FLAG } from './common-flags.js'
 import { readTokenArg } from './token-arg.js'
 
 const TIMEOUT_MS = 10_000
@@ -38,8 +41,6 @@ const defaultIo: ApprovalsIo = {
   err: (line) => process.stderr.write(`${line}\n`),
 }
 
-class UsageError extends Error {}
-
 interface Parsed {
   readonly action: 'list' | 'approve' | 'deny'
   readonly id?: string | undefined
@@ -62,6 +63,11 @@ export async function runApprovals(argv: string[], io: ApprovalsIo = defaultIo):
     if (e instanceof UsageError || (e instanceof Error && 'code' in e)) io.err(USAGE)
     return 2
   }
+  return callApprovals(parsed, io)
+}
+
+/** Lists, approves or denies at the broker; exit 0 done, 1 refused or unreachable. */
+async function callApprovals(parsed: Parsed, io: ApprovalsIo): Promise<number> {
   try {
     const list = parsed.action === 'list'
     const form = new URLSearchParams({ decision: parsed.action })
@@ -120,23 +126,78 @@ async function parseApprovalsArgs(argv: string[]): Promise<Parsed> {
     allowPositionals: true,
   })
   const [action, id, ...extra] = positionals
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`)
+  return toParsed(action, id, values, process.env, process.stdin)
+}
+
+function toParsed(
+  action: string | undefined,
+  id: string | undefined,
+  values: { url?: string | undefined; 'admin-token'?: string | undefined; reason?: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+  stdin: NodeJS.ReadableStream,
+): Promise<Parsed> {
   if (action !== 'list' && action !== 'approve' && action !== 'deny')
     throw new UsageError('give list, approve <id> or deny <id>')
   if (action === 'list' && (id !== undefined || values.reason !== undefined))
     throw new UsageError('list takes no id and no --reason')
   if (action !== 'list' && (id === undefined || !/^[A-Za-z0-9_-]{1,128}$/.test(id)))
     throw new UsageError(`${action} needs the approval id that list shows`)
-  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`)
-  const url = values.url ?? process.env.TESSERA_URL
+  const url = values.url ?? env.TESSERA_URL
   if (!url) throw new UsageError('--url is required (the broker base URL)')
-  if (!values['admin-token']) throw new UsageError('--admin-token is required (a token or @file)')
-  return {
+  const token = values['admin-token']
+  if (!token) throw new UsageError('--admin-token is required (a token or @file)')
+  const base = brokerBase(url)
+  return readTokenArg(token, stdin).then((adminToken) => ({
     action,
     id,
-    base: brokerBase(url),
-    adminToken: await readTokenArg(values['admin-token']),
+    base,
+    adminToken,
     reason: values.reason,
-  }
+  }))
+}
+
+const FLAGS = {
+  url: { ...URL_FLAG, help: 'the broker base URL (default TESSERA_URL; required)' },
+  'admin-token': { ...ADMIN_TOKEN_FLAG, help: 'a Tessera token with scope tessera:approve' },
+} as const
+
+/** `tessera approvals list|approve|deny`: one spec per action, the approver's side of /approvals. */
+export function approvalsCommands(): CommandSpec[] {
+  const io = (cli: CliIo): ApprovalsIo => ({
+    fetch: cli.fetch,
+    out: (line) => cli.stdout.write(`${line}\n`),
+    err: (line) => cli.stderr.write(`${line}\n`),
+  })
+  const list = defineCommand({
+    name: 'approvals list',
+    summary: 'list the pending approval requests you may decide',
+    synopsis: '--url U --admin-token T|@file',
+    flags: FLAGS,
+    examples: ['tessera approvals list --url https://sts.example.com --admin-token @approver.jwt'],
+    async run({ values }, cli) {
+      return callApprovals(await toParsed('list', undefined, values, cli.env, cli.stdin), io(cli))
+    },
+  })
+  const decide = (action: 'approve' | 'deny') =>
+    defineCommand({
+      name: `approvals ${action}`,
+      summary: `${action} one pending approval request (its id from approvals list)`,
+      synopsis: '<id> --url U --admin-token T|@file [--reason R]',
+      positionals: ['ID'],
+      flags: { ...FLAGS, reason: { type: 'string', value: 'R', help: 'why, kept in the audit log' } },
+      examples: [
+        `tessera approvals ${action} Xq3… --url https://sts.example.com --admin-token @approver.jwt --reason 'ticket OPS-42'`,
+      ],
+      async run({ values, positionals }, cli) {
+        return callApprovals(await toParsed(action, positionals[0], values, cli.env, cli.stdin), io(cli))
+      },
+    })
+  return [
+    list as unknown as CommandSpec,
+    decide('approve') as unknown as CommandSpec,
+    decide('deny') as unknown as CommandSpec,
+  ]
 }
 
 /** The broker's base URL: https, or http on loopback only, since the approver's token goes there. */

@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { urlProblem } from '../config/url.js'
+import { fetchBroker } from './reach-broker.js'
 
 const TIMEOUT_MS = 10_000
 export type EndpointName = 'token_endpoint' | 'revocation_endpoint' | 'introspection_endpoint'
@@ -15,10 +16,11 @@ export async function discoverEndpoint(
   fetchImpl: typeof globalThis.fetch = globalThis.fetch,
 ): Promise<string> {
   const base = brokerUrl.replace(/\/+$/, '')
-  const res = await fetchImpl(`${base}/.well-known/oauth-authorization-server`, {
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-    redirect: 'error',
-  })
+  const res = await fetchBroker(
+    `${base}/.well-known/oauth-authorization-server`,
+    { signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' },
+    fetchImpl,
+  )
   if (!res.ok) throw new Error(`${base}: metadata request failed with HTTP ${res.status}`)
   const meta = z
     .object({ issuer: z.string(), [name]: z.string() })

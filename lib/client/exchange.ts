@@ -1,5 +1,6 @@
 import { TOKEN_EXCHANGE_GRANT } from '../assertion/token-types.js'
 import { ExchangeFailed } from '../errors.js'
+import { fetchBroker } from './reach-broker.js'
 
 export interface ExchangeParams {
   readonly subjectToken: string
@@ -48,17 +49,21 @@ export async function postTokenForm(
   fetchImpl = globalThis.fetch,
   dpopProof?: string | undefined,
 ): Promise<Record<string, unknown>> {
-  const res = await fetchImpl(tokenEndpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-      ...(dpopProof === undefined ? {} : { dpop: dpopProof }),
+  const res = await fetchBroker(
+    tokenEndpoint,
+    {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...(dpopProof === undefined ? {} : { dpop: dpopProof }),
+      },
+      body: form.toString(),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      redirect: 'error',
     },
-    body: form.toString(),
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-    redirect: 'error',
-  })
+    fetchImpl,
+  )
   let body: Record<string, unknown>
   try {
     body = (await res.json()) as Record<string, unknown>

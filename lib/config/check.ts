@@ -29,9 +29,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)'
 }
 
-/** Schema issues as problems. */
+/**
+ * Schema issues as problems. An unknown key is reported at the key itself (zod places it on the
+ * enclosing object, whose first line may be far above the typo), one problem per key.
+ */
 export function schemaProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
-  return issues.map((i) => [i.path, i.message] as const)
+  return issues.flatMap((i): ConfigProblem[] =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => [[...i.path, key], `unknown key '${key}'`] as const)
+      : [[i.path, i.message] as const],
+  )
 }
 
 /** One message per problem: `<where>path: message`, `where` giving `file:line:col: ` or `file: `. */
@@ -48,13 +55,13 @@ export function crossCheck(config: Config): ConfigProblem[] {
   const names = new Map<string, number>()
   const issuers = new Map<string, string>()
   config.providers.forEach((p, i) => {
-    if (names.has(p.name)) problems.push([['providers', i, 'name'], `duplicate provider name "${p.name}"`])
+    if (names.has(p.name)) problems.push([['providers', i, 'name'], `duplicate provider name '${p.name}'`])
     names.set(p.name, i)
     if (p.kind !== 'oidc') return
     for (const iss of [p.issuer, ...p.issuerAliases]) {
       const other = issuers.get(iss)
       if (other)
-        problems.push([['providers', i, 'issuer'], `issuer ${iss} is already used by provider "${other}"`])
+        problems.push([['providers', i, 'issuer'], `issuer ${iss} is already used by provider '${other}'`])
       issuers.set(iss, p.name)
     }
     if (p.issuer === config.issuer) {
@@ -62,7 +69,7 @@ export function crossCheck(config: Config): ConfigProblem[] {
     }
   })
   for (const key of unknownRequireClaimsKeys(config, PRESET_NAMES))
-    problems.push([['guardrails', 'requireClaims', key], `"${key}" names neither a provider nor a preset`])
+    problems.push([['guardrails', 'requireClaims', key], `'${key}' names neither a provider nor a preset`])
   config.policies.forEach((p, i) => {
     if (!p.grant.aws) return
     for (const issue of awsGrantIssues(p.grant.aws))

@@ -74,7 +74,7 @@ function namesAcrossFiles(config: Config, expanded: ExpandedConfig): ConfigProbl
       return
     }
     const other = origins[seen]?.source.file ?? 'another file'
-    problems.push([['policies', i, 'name'], `policy name "${policy.name}" is already defined in ${other}`])
+    problems.push([['policies', i, 'name'], `policy name '${policy.name}' is already defined in ${other}`])
   })
   return problems
 }

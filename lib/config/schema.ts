@@ -88,7 +88,7 @@ export const AwsRoleArnSchema = z
 /** zod's record silently drops a `__proto__` key: refuse it so nothing configured can disappear. */
 const withoutProto = (what: string) =>
   z.custom<unknown>((raw) => !(typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')), {
-    message: `"__proto__" cannot be ${what}`,
+    message: `__proto__ cannot be ${what}`,
   })
 
 export const AwsGrantSchema = z.strictObject({
@@ -137,7 +137,7 @@ export const RateLimitSchema = z.string().transform((text, ctx) => {
   if (!m) {
     ctx.addIssue({
       code: 'custom',
-      message: `"${text}" is not a rate limit: use <count>/<unit> with unit s, m, h or d (e.g. 30/m)`,
+      message: `'${text}' is not a rate limit: use <count>/<unit> with unit s, m, h or d (e.g. 30/m)`,
     })
     return z.NEVER
   }

@@ -28,7 +28,7 @@ export function urlProblem(
   try {
     url = new URL(text)
   } catch {
-    return `${what} is not an absolute URL`
+    return `${what} '${text}' is not an absolute URL`
   }
   if (url.username || url.password) return `${what} must not carry credentials`
   if (url.hash || text.includes('#')) return `${what} must not have a fragment`

@@ -86,7 +86,7 @@ export function renderTemplate(template: string, claims: Readonly<Record<string,
     const text = scalarText(claims, part.claim)
     if (text === undefined) {
       throw new TemplateError(
-        `needs claim "${part.claim}" as a string, number or boolean, and the subject has none`,
+        `needs claim '${part.claim}' as a string, number or boolean, and the subject has none`,
       )
     }
     out += text
@@ -107,7 +107,7 @@ export function renderSessionTags(
       return { Key: key, Value: encodeTagValue(renderTemplate(template, claims)) }
     } catch (err) {
       if (!(err instanceof TemplateError)) throw err
-      throw new InvalidTarget(`policy "${policy}" cannot be granted: session tag "${key}" ${err.message}`)
+      throw new InvalidTarget(`policy '${policy}' cannot be granted: session tag '${key}' ${err.message}`)
     }
   })
 }
@@ -125,10 +125,10 @@ export function renderSourceIdentity(
     text = renderTemplate(template, claims)
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err
-    throw new InvalidTarget(`policy "${policy}" cannot be granted: sourceIdentity ${err.message}`)
+    throw new InvalidTarget(`policy '${policy}' cannot be granted: sourceIdentity ${err.message}`)
   }
   if (text === '') {
-    throw new InvalidTarget(`policy "${policy}" cannot be granted: sourceIdentity renders to an empty string`)
+    throw new InvalidTarget(`policy '${policy}' cannot be granted: sourceIdentity renders to an empty string`)
   }
   return encodeSourceIdentity(text)
 }

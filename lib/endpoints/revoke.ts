@@ -69,7 +69,7 @@ function parseLift(form: FormParams): boolean {
   const lift = form.get('lift')
   if (lift === undefined || lift === 'false') return false
   if (lift === 'true') return true
-  throw new InvalidRequest('lift must be "true" or "false"')
+  throw new InvalidRequest('lift must be true or false')
 }
 
 function parseTarget(form: FormParams): Parsed {
@@ -103,10 +103,10 @@ function checkKnown(deps: AdminDeps, parsed: Exclude<Parsed, { kind: 'token' }>)
   const { config } = deps
   if (!config) return
   if (parsed.kind === 'policy' && !config.policies.some((p) => p.name === parsed.target.policy)) {
-    throw new InvalidRequest(`no policy named "${parsed.target.policy}" is configured`)
+    throw new InvalidRequest(`no policy named '${parsed.target.policy}' is configured`)
   }
   if (parsed.kind === 'subject' && !config.providers.some((p) => p.name === parsed.target.provider)) {
-    throw new InvalidRequest(`no provider named "${parsed.target.provider}" is configured`)
+    throw new InvalidRequest(`no provider named '${parsed.target.provider}' is configured`)
   }
 }
 

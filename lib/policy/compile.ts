@@ -81,7 +81,7 @@ function duplicateAudiences(audience: string | readonly string[], path: Path, er
   const seen = new Set<string>()
   audience.forEach((value, k) => {
     if (seen.has(value)) {
-      errors.push(new PolicyCompileError([...path, k], `audience "${value}" is listed twice`))
+      errors.push(new PolicyCompileError([...path, k], `audience '${value}' is listed twice`))
     }
     seen.add(value)
   })
@@ -216,7 +216,7 @@ export function compilePolicies(
   config.policies.forEach((policy, i) => {
     if (!providers.has(policy.provider)) {
       errors.push(
-        new PolicyCompileError(['policies', i, 'provider'], `unknown provider "${policy.provider}"`),
+        new PolicyCompileError(['policies', i, 'provider'], `unknown provider '${policy.provider}'`),
       )
     }
     const first = firstByName.get(policy.name)
@@ -225,7 +225,7 @@ export function compilePolicies(
       errors.push(
         new PolicyCompileError(
           ['policies', i, 'name'],
-          `duplicate policy name "${policy.name}" (also policies[${first}])`,
+          `duplicate policy name '${policy.name}' (also policies[${first}])`,
         ),
       )
     }

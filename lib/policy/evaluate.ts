@@ -1,13 +1,14 @@
 import { lookupClaim } from './claims.js'
 import type { CompiledCheck, CompiledPolicies, CompiledPolicy, ProviderPolicies } from './compile.js'
 import {
+  grantKindMismatch,
   NO_POLICY_MATCHES,
   noGrantForTarget,
   SEVERAL_POLICIES_MATCH,
   scopeNotGranted,
 } from './format-denial.js'
 import { githubCoversScopes, githubOffers, parentUrl, resolveGithubGrant } from './github-target.js'
-import type { ClaimCheck, Decision, PolicyRequest, PolicyTrace, ResolvedGrant } from './types.js'
+import type { ClaimCheck, Decision, GrantKind, PolicyRequest, PolicyTrace, ResolvedGrant } from './types.js'
 
 const NONE: readonly never[] = Object.freeze([])
 
@@ -133,14 +134,18 @@ export function decide(compiled: CompiledPolicies, request: PolicyRequest, every
   let firstMatchScopeOk = false
   let firstAllowed: CompiledPolicy | undefined // subject, target and scopes matched
   let matches = 0
+  // Kinds offered by policies that match but grant another kind than requested_token_type asks for.
+  const otherKinds = new Set<GrantKind>()
   for (const policy of candidates) {
     const kindOk = request.grantKinds === undefined || request.grantKinds.has(policy.grantKind)
-    const targetMatched = kindOk && offersAll(policy, targets)
+    const offered = offersAll(policy, targets)
+    const targetMatched = kindOk && offered
     const checks: ClaimCheck[] = []
     const claimsMatched = runChecks(policy.checks, request.claims, everyPolicy, checks)
     const subjectMatched = actorMatches(policy, request.actor, everyPolicy, checks) && claimsMatched
     const scopeMatched = coversScopes(policy, scopes)
     trace.push({ policy: policy.name, subjectMatched, targetMatched, scopeMatched, checks })
+    if (subjectMatched && offered && !kindOk) otherKinds.add(policy.grantKind)
     if (!subjectMatched || !targetMatched) continue
     matches++
     if (firstMatch === undefined) {
@@ -168,6 +173,8 @@ export function decide(compiled: CompiledPolicies, request: PolicyRequest, every
   if (targets.length > 0) {
     if (firstAllowed) return allow(firstAllowed)
     if (matches > 0) return deny('invalid_scope', scopeNotGranted(scopes ?? NONE, audiences, resources))
+    if (otherKinds.size > 0)
+      return deny('invalid_target', grantKindMismatch(audiences, resources, request.grantKinds, otherKinds))
     return deny('invalid_target', noGrantForTarget(audiences, resources))
   }
   // No target requested: only an unambiguous subject match may answer.

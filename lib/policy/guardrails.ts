@@ -235,7 +235,7 @@ export function guardrailViolations(
       rule(policy, bounds).map((e) => ({
         rule: e.rule,
         path: ['policies', i, ...e.path],
-        message: `policy "${policy.name}" ${e.what}, beyond guardrail ${e.guardrail}`,
+        message: `policy '${policy.name}' ${e.what}, beyond guardrail ${e.guardrail}`,
       })),
     ),
   )

@@ -17,7 +17,7 @@ const OneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]
 
 const ClaimsSchema = z
   .custom<unknown>((raw) => !(typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')), {
-    message: '"__proto__" cannot be a claim name',
+    message: '__proto__ cannot be a claim name',
   })
   .pipe(z.record(z.string().min(1), z.unknown()))
 

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runDpopProof } from '../../lib/cli/dpop-proof.js'
-import { runExchange } from '../../lib/cli/exchange.js'
+import { exchangeCommand } from '../../lib/cli/exchange.js'
 import { verifyDpopProof } from '../../lib/dpop/proof.js'
 import { createTokenVerifier } from '../../verify/index.js'
 import { goodClaims, type Harness, startHarness } from '../e2e/harness.js'
+import { runSpec } from './run-command.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-dpop-cli-'))
 const API = 'https://api.example.com'
@@ -23,9 +24,13 @@ describe('tessera exchange --dpop-key and tessera dpop-proof', () => {
   it('gets a DPoP-bound token, then makes the proofs the API verifier accepts', async () => {
     const key = join(dir, 'client', 'dpop.json')
     const subject = await h.issuer.sign(goodClaims(h))
-    const out = JSON.parse(
-      await runExchange(['--url', h.url, '--token', subject, '--audience', API, '--dpop-key', key]),
-    ) as { access_token: string; token_type: string }
+    const r = await runSpec(
+      exchangeCommand,
+      ['--url', h.url, '--token', subject, '--audience', API, '--dpop-key', key],
+      { fetch: globalThis.fetch },
+    )
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { access_token: string; token_type: string }
     expect(out.token_type).toBe('DPoP')
 
     const tokenFile = join(dir, 'token')

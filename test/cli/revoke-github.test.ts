@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runRevoke } from '../../lib/cli/revoke.js'
+import { revokeCommand } from '../../lib/cli/revoke.js'
+import { runSpec } from './run-command.js'
 
 // A loopback broker front that records the /revoke form and answers as the broker does for a
 // GitHub installation token.
@@ -33,14 +34,9 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())))
 
 async function run(argv: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await runRevoke(argv, {
-    fetch: globalThis.fetch,
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-  })
-  return { code, out, err }
+  const r = await runSpec(revokeCommand, argv, { fetch: (...a) => globalThis.fetch(...a) })
+  const lines = (t: string) => t.split('\n').filter((l) => l !== '')
+  return { code: r.code, out: lines(r.stdout), err: lines(r.stderr) }
 }
 
 describe('tessera revoke --token ghs_… [--app A]', () => {

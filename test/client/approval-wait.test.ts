@@ -1,11 +1,20 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { runExchange } from '../../lib/cli/exchange.js'
+import { exchangeCommand } from '../../lib/cli/exchange.js'
 import { awaitApproval, type Pending, pendingOf } from '../../lib/client/approval-wait.js'
 import { requestExchange } from '../../lib/client/exchange.js'
-import { ApprovalNotAwaited, ExchangeFailed } from '../../lib/errors.js'
+import { ExchangeFailed } from '../../lib/errors.js'
 import { serveAgentBroker } from '../cli/approval-server.js'
+import { runSpec } from '../cli/run-command.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js'
 import { claimsOf, decide, JWT_TYPE } from '../token/agent-fixture.js'
+
+/** Runs `tessera exchange` in-process: its stdout on success, else an error with its stderr and exit code. */
+async function runExchange(argv: string[]): Promise<string> {
+  const r = await runSpec(exchangeCommand, argv, { fetch: (...a) => globalThis.fetch(...a), env: {} })
+  if (r.code !== 0)
+    throw Object.assign(new Error(r.stderr.trim() || r.stdout.trim()), { code: r.code, stdout: r.stdout })
+  return r.stdout.replace(/\n$/, '')
+}
 
 let agents: TestIssuer
 let others: TestIssuer
@@ -150,9 +159,9 @@ describe('tessera exchange (approval and delegation flags)', () => {
       'https://tickets.example.com',
       '--no-wait',
     ]
-    const err = await runExchange(argv).catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(ApprovalNotAwaited)
-    expect(JSON.parse((err as ApprovalNotAwaited).json)).toEqual({
+    const err = (await runExchange(argv).catch((e: unknown) => e)) as { code: number; stdout: string }
+    expect(err.code).toBe(3)
+    expect(JSON.parse(err.stdout)).toEqual({
       auth_req_id: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
       expires_in: 600,
       interval: 5,

@@ -1,12 +1,21 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { formatResult, runExchange } from '../../lib/cli/exchange.js'
+import { exchangeCommand, formatResult } from '../../lib/cli/exchange.js'
 import {
   formatGitCredential,
   formatGithubEnv,
   isGithubTokenOutput,
   parseGithubTokenOutput,
 } from '../../lib/client/github-output.js'
+import { runSpec } from '../cli/run-command.js'
+
+/** Runs `tessera exchange` in-process: its stdout on success, else an error with its stderr and exit code. */
+async function runExchange(argv: string[]): Promise<string> {
+  const r = await runSpec(exchangeCommand, argv, { fetch: (...a) => globalThis.fetch(...a), env: {} })
+  if (r.code !== 0)
+    throw Object.assign(new Error(r.stderr.trim() || r.stdout.trim()), { code: r.code, stdout: r.stdout })
+  return r.stdout.replace(/\n$/, '')
+}
 
 const TOKEN = 'ghs_16CharactersLongX0123456789abcdefgh'
 const BODY = {

@@ -73,7 +73,7 @@ describe('policies: { dir }', () => {
     const a = join(path, '..', 'policies', 'a.yaml')
     const b = join(path, '..', 'policies', 'b.yaml')
     expect(err.issues).toEqual([
-      `${b}:6:3: policies[2].name: policy name "deploy" is already defined in ${a}`,
+      `${b}:6:3: policies[2].name: policy name 'deploy' is already defined in ${a}`,
     ])
   })
 
@@ -89,7 +89,7 @@ describe('policies: { dir }', () => {
       'policies/b.yaml': policy('bad').replace('provider: gha', 'provider: gha\n  extra: 1'),
     })
     const err = await refused(path)
-    expect(err.issues.join('\n')).toMatch(/policies\/b\.yaml:1:3: policies\[1\]: Unrecognized key/)
+    expect(err.issues.join('\n')).toMatch(/policies\/b\.yaml:3:3: policies\[1\]\.extra: unknown key 'extra'/)
   })
 
   it.each([

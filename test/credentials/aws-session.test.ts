@@ -192,7 +192,7 @@ describe('renderSessionTags / renderSourceIdentity', () => {
 
   it('refuses a tag whose claim is not a scalar', () => {
     expect(() => renderSessionTags({ l: '{{list}}' }, claims, 'deploy')).toThrow(
-      /session tag "l" needs claim "list"/,
+      /session tag 'l' needs claim 'list'/,
     )
   })
 

@@ -180,7 +180,7 @@ describe('createAwsMinter: refusals before STS', () => {
 
   it('refuses when a tag names a non-scalar claim', async () => {
     const g = grant({ sessionTags: { groups: '{{groups}}' } })
-    await expect(createAwsMinter({ client }).mint(g, subject, CTX)).rejects.toThrow(/needs claim "groups"/)
+    await expect(createAwsMinter({ client }).mint(g, subject, CTX)).rejects.toThrow(/needs claim 'groups'/)
     expect(fake.count()).toBe(0)
   })
 
@@ -201,8 +201,8 @@ describe('createAwsMinter: STS errors', () => {
   const cases = [
     ['AccessDenied', InvalidTarget, /AccessDenied/],
     ['RegionDisabledException', InvalidTarget, /not activated/],
-    ['PackedPolicyTooLarge', InvalidRequest, /policy "deploy-app".*PackedPolicyTooLarge/],
-    ['MalformedPolicyDocument', InvalidRequest, /policy "deploy-app".*malformed/],
+    ['PackedPolicyTooLarge', InvalidRequest, /policy 'deploy-app'.*PackedPolicyTooLarge/],
+    ['MalformedPolicyDocument', InvalidRequest, /policy 'deploy-app'.*malformed/],
     ['ValidationError', InvalidTarget, /maximum session duration/],
     ['garbage', TemporarilyUnavailable, /unavailable|unexpected/],
   ] as const

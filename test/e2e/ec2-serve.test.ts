@@ -185,7 +185,7 @@ describe('tessera exchange --instance aws --caller-identity against tessera serv
       ['exchange', '--instance', 'gcp', '--caller-identity', '--url', url, '--audience', AUDIENCE],
       { cwd },
     )
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/--caller-identity goes with --instance aws/)
   })
 })

@@ -2,10 +2,19 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { runExchange } from '../../lib/cli/exchange.js'
+import { exchangeCommand } from '../../lib/cli/exchange.js'
+import { runSpec } from '../cli/run-command.js'
 import type { GithubFake } from '../fakes/github.js'
 import { appKey, startFake } from '../github/github-fixture.js'
 import { expectRejected, goodClaims, type Harness, startHarness } from './harness.js'
+
+/** Runs `tessera exchange` in-process: its stdout on success, else an error with its stderr and exit code. */
+async function runExchange(argv: string[]): Promise<string> {
+  const r = await runSpec(exchangeCommand, argv, { fetch: (...a) => globalThis.fetch(...a), env: {} })
+  if (r.code !== 0)
+    throw Object.assign(new Error(r.stderr.trim() || r.stdout.trim()), { code: r.code, stdout: r.stdout })
+  return r.stdout.replace(/\n$/, '')
+}
 
 // Black box: the local HTTP server in front of a broker with a GitHub App (local PEM) whose API is
 // the loopback GitHub fake; the CLI client answers as git's credential helper.

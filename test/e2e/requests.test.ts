@@ -3,6 +3,7 @@ import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StoreUnavailable } from '../../lib/errors.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
+import { captureStdout } from '../audit/capture-stdout.js'
 import {
   expectRejected,
   goodClaims,
@@ -187,8 +188,13 @@ describe('audit trail and metrics of the token endpoint', () => {
     down.put = () => Promise.reject(new StoreUnavailable('down'))
     const outage = await startHarness({ brokerOptions: { table: down } })
     try {
-      const res = await outage.post(outage.exchangeForm(await outage.issuer.sign(goodClaims(outage))))
-      await expectRejected(res, 503, 'temporarily_unavailable')
+      const form = outage.exchangeForm(await outage.issuer.sign(goodClaims(outage)))
+      let res: Response | undefined
+      const logs = await captureStdout(async () => {
+        res = await outage.post(form)
+      })
+      await expectRejected(res as Response, 503, 'temporarily_unavailable')
+      expect(logs.filter((l) => l.includes('"level":"ERROR"'))).toHaveLength(1)
       expect(outage.metrics.total('store_errors')).toBe(1)
       expect(outage.metrics.total('exchanges', { outcome: 'error' })).toBe(1)
       expect(outage.minted()).toBe(0)

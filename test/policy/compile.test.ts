@@ -66,7 +66,7 @@ describe('compilePolicies: problems with exact paths', () => {
       tokenPolicy('a', { sub: 'x' }),
       { ...(tokenPolicy('b', { sub: 'x' }) as object), provider: 'nope' },
     ])
-    expect(problems(config)).toEqual([[['policies', 1, 'provider'], 'unknown provider "nope"']])
+    expect(problems(config)).toEqual([[['policies', 1, 'provider'], "unknown provider 'nope'"]])
   })
 
   it('rejects a duplicate policy name at the later occurrence', () => {
@@ -76,7 +76,7 @@ describe('compilePolicies: problems with exact paths', () => {
       tokenPolicy('a', { sub: 'z' }),
     ])
     expect(problems(config)).toEqual([
-      [['policies', 2, 'name'], 'duplicate policy name "a" (also policies[0])'],
+      [['policies', 2, 'name'], "duplicate policy name 'a' (also policies[0])"],
     ])
   })
 
@@ -121,7 +121,7 @@ describe('compilePolicies: problems with exact paths', () => {
   it('rejects a token grant listing an audience twice', () => {
     const config = buildConfig([tokenPolicy('a', { sub: 'x' }, ['https://a', 'https://b', 'https://a'])])
     expect(problems(config)).toEqual([
-      [['policies', 0, 'grant', 'token', 'audience', 2], 'audience "https://a" is listed twice'],
+      [['policies', 0, 'grant', 'token', 'audience', 2], "audience 'https://a' is listed twice"],
     ])
   })
 

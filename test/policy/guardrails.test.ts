@@ -45,10 +45,10 @@ const awsGrant = (roleArn = ROLE, duration = '15m') => ({ grant: { aws: { roleAr
 describe('guardrail maxTtl', () => {
   it('refuses a token ttl or AWS duration beyond it, naming policy, guardrail and value', () => {
     expect(violations({ maxTtl: '1h' }, policy('long', 'github', SAFE_GITHUB, tokenGrant('2h')))).toEqual([
-      'guardrail-max-ttl: policy "long" grants a ttl of 2h, beyond guardrail maxTtl 1h',
+      "guardrail-max-ttl: policy 'long' grants a ttl of 2h, beyond guardrail maxTtl 1h",
     ])
     expect(violations({ maxTtl: '30m' }, policy('aws', 'github', SAFE_GITHUB, awsGrant(ROLE, '1h')))).toEqual(
-      ['guardrail-max-ttl: policy "aws" grants a duration of 1h, beyond guardrail maxTtl 30m'],
+      ["guardrail-max-ttl: policy 'aws' grants a duration of 1h, beyond guardrail maxTtl 30m"],
     )
   })
 
@@ -80,7 +80,7 @@ describe('guardrail audiences', () => {
     'https://API.example.com',
   ])('refuses %s', (audience) => {
     expect(violations(guard, policy('a', 'github', SAFE_GITHUB, tokenGrant('10m', audience)))).toEqual([
-      `guardrail-audiences: policy "a" grants audience ${audience}, beyond guardrail audiences`,
+      `guardrail-audiences: policy 'a' grants audience ${audience}, beyond guardrail audiences`,
     ])
   })
 
@@ -101,7 +101,7 @@ describe('guardrail awsRoles', () => {
     'arn:aws:iam::111122223333:role/deploy-x/nested',
   ])('refuses %s', (role) => {
     expect(violations(guard, policy('a', 'github', SAFE_GITHUB, awsGrant(role)))).toEqual([
-      `guardrail-aws-roles: policy "a" grants role ${role}, beyond guardrail awsRoles`,
+      `guardrail-aws-roles: policy 'a' grants role ${role}, beyond guardrail awsRoles`,
     ])
   })
 })
@@ -119,7 +119,7 @@ describe('guardrail github', () => {
 
   it('refuses another owner', () => {
     expect(violationsOfGrant(guard, github('evil', { contents: 'read' }))).toEqual([
-      'guardrail-github-owners: policy "p" grants repositories of owner evil, beyond guardrail github.owners',
+      "guardrail-github-owners: policy 'p' grants repositories of owner evil, beyond guardrail github.owners",
     ])
   })
 
@@ -130,9 +130,9 @@ describe('guardrail github', () => {
         github('acme', { contents: 'admin', workflows: 'read', pull_requests: 'writ' }),
       ),
     ).toEqual([
-      'guardrail-github-permissions: policy "p" grants GitHub permission contents:admin, beyond guardrail github.maxPermissions (contents: write)',
-      'guardrail-github-permissions: policy "p" grants GitHub permission workflows:read, beyond guardrail github.maxPermissions (workflows not allowed)',
-      'guardrail-github-permissions: policy "p" grants GitHub permission pull_requests:writ, beyond guardrail github.maxPermissions (pull_requests: read)',
+      "guardrail-github-permissions: policy 'p' grants GitHub permission contents:admin, beyond guardrail github.maxPermissions (contents: write)",
+      "guardrail-github-permissions: policy 'p' grants GitHub permission workflows:read, beyond guardrail github.maxPermissions (workflows not allowed)",
+      "guardrail-github-permissions: policy 'p' grants GitHub permission pull_requests:writ, beyond guardrail github.maxPermissions (pull_requests: read)",
     ])
   })
 
@@ -164,7 +164,7 @@ describe('guardrail requireClaims', () => {
         policy('a', 'github', noOwner),
       ),
     ).toEqual([
-      'guardrail-require-claims: policy "a" does not pin repository_owner_id exactly, beyond guardrail requireClaims.github-actions',
+      "guardrail-require-claims: policy 'a' does not pin repository_owner_id exactly, beyond guardrail requireClaims.github-actions",
     ])
     const globbed = { ...SAFE_GITHUB, repository_id: { glob: '8923*' } }
     expect(
@@ -202,7 +202,7 @@ describe('guardrail requireClaims', () => {
       guardrails: { requireClaims: { 'github-action': ['repository_id'] } },
     }
     expect(() => loadConfigText(stringify(raw), 'g.yaml')).toThrow(
-      /guardrails\.requireClaims\.github-action: "github-action" names neither a provider nor a preset/,
+      /guardrails\.requireClaims\.github-action: 'github-action' names neither a provider nor a preset/,
     )
   })
 })
@@ -212,7 +212,7 @@ describe('guardrail requireApproval', () => {
 
   it('refuses a grant offering a matching scope without approval', () => {
     expect(violations(guard, policy('a', 'github', SAFE_GITHUB))).toEqual([
-      'guardrail-require-approval: policy "a" grants scope deploy:write without approval, beyond guardrail requireApproval',
+      "guardrail-require-approval: policy 'a' grants scope deploy:write without approval, beyond guardrail requireApproval",
     ])
     const github = {
       github: { app: 'x', owner: 'acme', repositories: ['app'], permissions: { administration: 'write' } },
@@ -259,7 +259,7 @@ describe('guardrails in the config', () => {
         keys: { active: signer, publicKeys: [signer.publicJwk] },
       }),
     ).rejects.toThrow(
-      /policies\[0\]\.grant\.token\.ttl: policy "long" grants a ttl of 2h, beyond guardrail maxTtl 1h/,
+      /policies\[0\]\.grant\.token\.ttl: policy 'long' grants a ttl of 2h, beyond guardrail maxTtl 1h/,
     )
   })
 
