@@ -102,10 +102,12 @@ function describeResult(body: unknown): string {
   if (status === 'ignored')
     return 'ignored: the broker does not recognise that token as one of its unexpired tokens'
   const what =
-    target === 'token'
-      ? `token ${String(rest.jti)}`
-      : target === 'subject'
-        ? `subject ${String(rest.sub)} (provider ${String(rest.provider)})`
-        : `policy ${String(rest.policy)}`
+    target === 'github_installation_token'
+      ? `GitHub installation token (app ${String(rest.app)})`
+      : target === 'token'
+        ? `token ${String(rest.jti)}`
+        : target === 'subject'
+          ? `subject ${String(rest.sub)} (provider ${String(rest.provider)})`
+          : `policy ${String(rest.policy)}`
   return `${status}: ${what}`
 }
