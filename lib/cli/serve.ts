@@ -120,7 +120,7 @@ export function serveCommand(deps: ServeDeps) {
     ],
     notes: 'Audit events are printed on stdout, one JSON line each; the banner and warnings on stderr.',
     async run({ values }, io) {
-      const { server } = await startServe(
+      const { server, broker } = await startServe(
         {
           config: values.config,
           port: values.port ?? io.env.PORT ?? '8787',
@@ -132,6 +132,9 @@ export function serveCommand(deps: ServeDeps) {
       )
       await (deps.stopped ?? untilSignal)()
       await server.close()
+      // Usage records of the last minute are written before the process goes (a shared store keeps them).
+      broker.usage?.stop()
+      await broker.usage?.flushAll()
       // A store client's keep-alive sockets must not keep a stopped broker alive.
       setTimeout(() => process.exit(0), 1000).unref()
       return 0
