@@ -1,7 +1,7 @@
 /**
  * Cold-start bench (`npm run bench:cold`): bundles every function, then reports bundle sizes and
  * start-up time — a fresh `node` process vs `node -e 0`, median of RUNS each, interleaved in the
- * same run. Targets (DESIGN): token ≤ 500 KB loaded at init, ≤ 150 ms over baseline.
+ * same run. Targets (README "Performance"): token ≤ 500 KB loaded at init, ≤ 150 ms over baseline.
  *
  * Two kinds of rows:
  * - `<fn> (import)`: importing the bundle only (what every function pays before its first request).

@@ -1,67 +1,11 @@
-import { createRoutes } from '../functions/routes.js'
-import { runDevToken } from '../lib/cli/dev-token.js'
-import { runExchange } from '../lib/cli/exchange.js'
-import { runInstance } from '../lib/cli/instance.js'
-import { lintStartupCheck, runPolicy } from '../lib/cli/policy.js'
-import { runRevoke } from '../lib/cli/revoke.js'
-import { runServe } from '../lib/cli/serve.js'
-import { ConfigError, ExchangeFailed } from '../lib/errors.js'
+import { processIo, runCli } from '../lib/cli/command.js'
+import { tesseraCommands } from '../lib/cli/commands.js'
 
-const USAGE = `usage: tessera <command> [options]
+// The AWS SDK warns on every Node below 22 that its future releases will need 22; a CLI user on a
+// supported Node 20 can do nothing about it. Set it to false to see the warning again.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-  serve [--config F] [--port 8787] [--host 127.0.0.1] [--dev-issuer]
-  dev-token --sub S [--claim k=v | k:=json]… [--aud A] [--url U] [--ttl 5m]
-  policy lint [F] [--format human|json|github]
-  policy explain [F] --token T|@file|- [--audience A]… [--resource R]… [--verify]
-  exchange [--url U] (--token T|@file|- | --aws-iam [--server-id ID] [--region R] | --instance aws|azure|gcp [--caller-identity])
-           (--audience A | --resource R) [--scope S] [--format json|token|env|credential-process]
-  instance list [--config F] [--json]
-  instance reset <instance-id> [--config F]
-  revoke --url U --admin-token T|@file (--token T | --sub S --provider P | --policy N) [--lift]
-`
+// The Lambda handlers are loaded only by `serve`: importing them is most of the start-up time.
+const loadRoutes = async () => (await import('../functions/routes.js')).createRoutes
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
-  switch (command) {
-    case 'serve': {
-      const { server } = await runServe(rest, { createRoutes, check: lintStartupCheck })
-      const stop = () => void server.close().then(() => process.exit(0))
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-      return -1
-    }
-    case 'policy':
-      return await runPolicy(rest)
-    case 'instance':
-      return await runInstance(rest)
-    case 'revoke':
-      return await runRevoke(rest)
-    case 'dev-token':
-      process.stdout.write(`${await runDevToken(rest)}\n`)
-      return 0
-    case 'exchange':
-      process.stdout.write(`${await runExchange(rest)}\n`)
-      return 0
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE)
-      return command === undefined ? 2 : 0
-    default:
-      process.stderr.write(`tessera: unknown command "${command}"\n${USAGE}`)
-      return 2
-  }
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exitCode = code
-  },
-  (err: unknown) => {
-    if (err instanceof ExchangeFailed) process.stderr.write(`${err.error}: ${err.description}\n`)
-    else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`)
-    else process.stderr.write(`tessera: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exitCode = 1
-  },
-)
+process.exitCode = await runCli(tesseraCommands({ loadRoutes }), process.argv.slice(2), processIo())

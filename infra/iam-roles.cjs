@@ -11,10 +11,16 @@ const { existsSync, readFileSync } = require('node:fs')
 const { join } = require('node:path')
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/
+// A KMS key ARN (single- or multi-Region key): IAM grants kms:Sign on key ARNs, never on aliases.
+const KMS_KEY_ARN =
+  /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/
 
 // Logical IDs of the AWS::KMS::Key resources in infra/kms.yml. Renaming one there (to replace a
 // retired slot's key material, docs/deploy.md "Rotating keys") means renaming it here too.
 const SIGNING_KEYS = ['SigningKeyBlue', 'SigningKeyGreen']
+
+// The one function that signs GitHub app JWTs (the github minter runs in the token exchange).
+const GITHUB_APP_SIGNER = 'token'
 
 /**
  * What each function calls, from the endpoint manifest (lib/endpoints/manifest.ts), as
@@ -57,6 +63,47 @@ async function assumableRoleArns(resolveVariable) {
 }
 
 /**
+ * Optional param `githubAppKeyArns`: the KMS key ARNs holding GitHub App private keys (comma list,
+ * or `none`; absent means none). Only the token function may use them (DescribeKey, GetPublicKey,
+ * Sign): it alone signs app JWTs.
+ */
+async function githubAppKeyArns(resolveVariable) {
+  const raw = await resolveVariable('param:githubAppKeyArns, null')
+  if (raw === null || raw === undefined || ['', 'none'].includes(String(raw).trim())) return []
+  const arns = String(raw)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const bad = arns.filter((a) => !KMS_KEY_ARN.test(a))
+  if (bad.length > 0) {
+    throw new Error(
+      `githubAppKeyArns: not a KMS key ARN (aliases and wildcards are not allowed): ${bad.join(', ')}`,
+    )
+  }
+  return [...new Set(arns)]
+}
+
+/** The KMS key ARNs the bundled config's GitHub Apps name (aliases and bare ids cannot be checked). */
+function configuredGithubKeyArns(root) {
+  const file = join(root, 'dist', 'token', 'tessera.json')
+  if (!existsSync(file)) return undefined
+  const config = JSON.parse(readFileSync(file, 'utf8'))
+  const keys = (config.github?.apps ?? []).flatMap((a) => (a.privateKey?.kms ? [a.privateKey.kms] : []))
+  return [...new Set(keys.filter((k) => KMS_KEY_ARN.test(k)))]
+}
+
+/** A GitHub App key the token role may not use would fail every github exchange: refuse to package it. */
+function checkGithubKeys(configured, allowed) {
+  const missing = (configured ?? []).filter((arn) => !allowed.includes(arn))
+  if (missing.length > 0) {
+    throw new Error(
+      `githubAppKeyArns lacks key(s) the bundled config's GitHub Apps use: ${missing.join(', ')} ` +
+        '(add them to --param="githubAppKeyArns=...")',
+    )
+  }
+}
+
+/**
  * The role ARNs the bundled config's `aws` grants hand out (`dist/token/tessera.json`, written by
  * scripts/bundle.ts), or undefined when no config is bundled (a template-only package).
  */
@@ -85,7 +132,7 @@ const logicalPrefix = (fn) => fn.charAt(0).toUpperCase() + fn.slice(1)
 /** The role's logical ID, which serverless.yml names in each function's `role:`. */
 const roleLogicalId = (fn) => `${logicalPrefix(fn)}Role`
 
-function statementsFor(fn, needs, roles) {
+function statementsFor(fn, needs, roles, githubKeys = []) {
   const statements = [
     {
       Sid: 'OwnLogGroup',
@@ -111,6 +158,14 @@ function statementsFor(fn, needs, roles) {
       Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
     })
   }
+  if (fn === GITHUB_APP_SIGNER && githubKeys.length > 0) {
+    statements.push({
+      Sid: 'SignGithubAppJwts',
+      Effect: 'Allow',
+      Action: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'],
+      Resource: githubKeys,
+    })
+  }
   if (needs.sts && needs.sts.length > 0 && roles.length > 0) {
     statements.push({
       Sid: 'AssumeGrantedRoles',
@@ -126,6 +181,8 @@ module.exports = async ({ resolveVariable }) => {
   const root = join(__dirname, '..')
   const roles = await assumableRoleArns(resolveVariable)
   checkGrantedRoles(grantedRoleArns(root), roles)
+  const githubKeys = await githubAppKeyArns(resolveVariable)
+  checkGithubKeys(configuredGithubKeyArns(root), githubKeys)
   const stage = await resolveVariable('sls:stage')
   const region = await resolveVariable('self:provider.region')
   const Resources = {}
@@ -149,7 +206,7 @@ module.exports = async ({ resolveVariable }) => {
         Policies: [
           {
             PolicyName: `tessera-${stage}-${fn}`,
-            PolicyDocument: { Version: '2012-10-17', Statement: statementsFor(fn, needs, roles) },
+            PolicyDocument: { Version: '2012-10-17', Statement: statementsFor(fn, needs, roles, githubKeys) },
           },
         ],
       },
@@ -161,3 +218,7 @@ module.exports = async ({ resolveVariable }) => {
 module.exports.endpointNeeds = endpointNeeds
 module.exports.grantedRoleArns = grantedRoleArns
 module.exports.checkGrantedRoles = checkGrantedRoles
+module.exports.statementsFor = statementsFor
+module.exports.githubAppKeyArns = githubAppKeyArns
+module.exports.configuredGithubKeyArns = configuredGithubKeyArns
+module.exports.checkGithubKeys = checkGithubKeys

@@ -8,11 +8,14 @@ import type { Config, ProviderConfig } from './config/schema.js'
 import { type AnyMinter, type Minter, mintersByKind } from './credentials/minter.js'
 import { createTokenMinter } from './credentials/token-minter.js'
 import { ConfigError, PolicyCompileError } from './errors.js'
+import { createGithubTokenRevoker, type GithubTokenRevoker } from './github/revoke-token.js'
 import { UsageRecorder } from './inventory/usage.js'
 import { createKeyRing } from './keys/keyring.js'
 import type { KeyRing } from './keys/signer.js'
 import { type CompiledPolicies, compilePolicies } from './policy/compile.js'
+import { guardrailsNeedRegexEngine } from './policy/guardrails.js'
 import { matcherNeedsRegexEngine } from './policy/matchers.js'
+import { createRateLimiter, type RateLimiter } from './policy/rate-limit.js'
 import { loadRegexEngine } from './policy/regex-engine.js'
 import type { GrantKind } from './policy/types.js'
 import { openStateTable } from './store/open-table.js'
@@ -40,8 +43,12 @@ export interface Broker {
   readonly revocations: RevocationList
   /** Single use of subject tokens: the store's conditional write behind an in-process memory of consumed keys. */
   readonly replay: ReplayGuard
+  /** Per-identity rate limits; absent when no policy is limited. */
+  readonly rateLimiter?: RateLimiter | undefined
   /** Usage records for the inventory (aggregated in memory, flushed off the request path); absent when disabled. */
   readonly usage?: UsageRecorder | undefined
+  /** Revokes GitHub installation tokens at GitHub (`/revoke token=ghs_…`); absent without github.apps. */
+  readonly githubTokens?: GithubTokenRevoker | undefined
 }
 
 /** Injected dependencies; anything absent gets the production default. */
@@ -79,7 +86,10 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
   const { config } = loaded
   const now = opts.now ?? Date.now
   // Lambda bundles load the regex engine on demand: only regexes and non-prefix globs need it.
-  if (config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)))
+  if (
+    config.policies.some((p) => Object.values(p.match).some(matcherNeedsRegexEngine)) ||
+    guardrailsNeedRegexEngine(config.guardrails)
+  )
     await loadRegexEngine()
   const policies = compileConfigPolicies(loaded)
   const table = opts.table ?? openStateTable(config.store, { now })
@@ -116,14 +126,16 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     const { createAzureImdsVerifier } = await import('./assertion/azure-imds.js')
     add(createAzureImdsVerifier(azure, { table, audit, now }))
   }
-  const minters = await createMinters(config, keys, now)
+  const minters = await createMinters(config, keys, now, { fetch, audit, baseDir: opts.baseDir })
   const revocations = new RevocationList(table, { now })
   const replay = new ReplayGuard(table, { now })
+  const rateLimiter = createRateLimiter(config, table)
   const usage =
     opts.recordUsage === false
       ? undefined
       : new UsageRecorder(table, { now, onError: () => metrics.count('store_errors', { source: 'usage' }) })
   usage?.start()
+  const githubTokens = config.github ? createGithubTokenRevoker(config.github, { fetch, now }) : undefined
   return {
     config,
     issuer: config.issuer,
@@ -137,7 +149,9 @@ export async function createBroker(loaded: CheckedConfig, opts: BrokerOptions = 
     minters,
     revocations,
     replay,
+    rateLimiter,
     usage,
+    githubTokens,
   }
 }
 
@@ -146,12 +160,18 @@ async function createMinters(
   config: Config,
   keys: KeyRing,
   now: () => number,
+  deps: { fetch: typeof globalThis.fetch; audit: AuditSink; baseDir: string | undefined },
 ): Promise<ReadonlyMap<GrantKind, Minter>> {
   const minters: AnyMinter[] = []
   if (config.policies.some((p) => p.grant.token))
     minters.push(createTokenMinter({ issuer: config.issuer, keys }))
   if (config.policies.some((p) => p.grant.aws))
     minters.push((await import('./credentials/aws.js')).createAwsMinter({ now }))
+  if (config.github && config.policies.some((p) => p.grant.github)) {
+    const { createGithubMinter } = await import('./credentials/github.js')
+    const { fetch, audit, baseDir } = deps
+    minters.push(createGithubMinter(config.github, { fetch, now, audit, keys: { baseDir } }))
+  }
   return mintersByKind(minters)
 }
 

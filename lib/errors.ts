@@ -7,11 +7,18 @@ export type OAuthErrorCode =
   | 'invalid_target'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'invalid_dpop_proof'
   | 'unsupported_grant_type'
   | 'unsupported_token_type'
   | 'temporarily_unavailable'
   | 'not_found'
   | 'server_error'
+  // CIBA polling (OpenID CIBA §11, RFC 8628 §3.5) and the approvals endpoints
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'access_denied'
+  | 'expired_token'
+  | 'conflict'
 
 /**
  * The one error hierarchy: each class is one OAuth error code with its HTTP status.
@@ -19,6 +26,8 @@ export type OAuthErrorCode =
  */
 export class BrokerError extends Error {
   detail: string | undefined
+  /** Extra members of the JSON error body (never `error` or `error_description`); sent only when exposed. */
+  members: Readonly<Record<string, unknown>> = {}
   constructor(
     readonly code: OAuthErrorCode,
     readonly status: number,
@@ -238,6 +247,8 @@ export class PolicyCompileError extends Error {
   constructor(
     readonly path: readonly (string | number)[],
     message: string,
+    /** The lint rule reporting it, when it is more specific than `invalid-policy` (guardrails). */
+    readonly rule?: string,
   ) {
     super(message)
     this.name = 'PolicyCompileError'
@@ -266,6 +277,8 @@ export class ExchangeFailed extends Error {
     readonly error: string,
     readonly description: string,
     readonly status: number,
+    /** The whole error body: CIBA answers carry auth_req_id, expires_in and interval beside the error. */
+    readonly body: Readonly<Record<string, unknown>> = {},
   ) {
     super(`${error}: ${description}`)
     this.name = 'ExchangeFailed'
@@ -277,5 +290,131 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message)
     this.name = 'UsageError'
+  }
+}
+
+/** 408: the client did not send the whole request (headers or body) in time. */
+export class RequestTimeout extends BrokerError {
+  constructor() {
+    super('invalid_request', 408, 'the request was not received in time')
+  }
+}
+
+/** 431: the request headers exceed the server's limit. */
+export class RequestHeadersTooLarge extends BrokerError {
+  constructor() {
+    super('invalid_request', 431, 'the request headers are too large')
+  }
+}
+
+/** Raised by `tessera policy test` for a test file that does not read or validate; names file and test. */
+export class PolicyTestFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`${file}: invalid policy test file\n${issues.map((i) => `  - ${i}`).join('\n')}`)
+    this.name = 'PolicyTestFileError'
+  }
+}
+
+/** 400 (RFC 9449 §5): a DPoP proof is present but invalid, or a grant requires one and none was sent. */
+export class InvalidDpopProof extends BrokerError {
+  constructor(message: string) {
+    super('invalid_dpop_proof', 400, message)
+  }
+}
+
+/** The codes a resource server answers with (RFC 6750 §3.1, RFC 9449 §7.1). */
+export type TokenVerificationErrorCode = 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof'
+
+/**
+ * A token refused by the verifier library (`@tessera-sts/tessera/verify`): 401, or 403 for
+ * insufficient_scope; `wwwAuthenticate` is the challenge to send back (also in `headers`).
+ */
+export class TokenVerificationError extends BrokerError {
+  declare readonly code: TokenVerificationErrorCode
+  constructor(
+    code: TokenVerificationErrorCode,
+    message: string,
+    readonly wwwAuthenticate: string,
+  ) {
+    super(code, code === 'insufficient_scope' ? 403 : 401, message, true, {
+      'WWW-Authenticate': wwwAuthenticate,
+    })
+  }
+}
+
+/** 400 (CIBA): the grant waits for human approval; the body carries the polling handle. */
+export class AuthorizationPending extends BrokerError {
+  constructor(message: string, members: { auth_req_id?: string; expires_in: number; interval: number }) {
+    super('authorization_pending', 400, message)
+    this.members = members
+  }
+}
+
+/** 400 (CIBA): polled sooner than the handle's interval; the interval has grown. */
+export class SlowDown extends BrokerError {
+  constructor(interval: number) {
+    super('slow_down', 400, `polling too fast; wait at least ${interval} seconds between polls`)
+    this.members = { interval }
+  }
+}
+
+/** 400 on a poll (an approver denied the request); 403 on the approvals endpoints (not yours to decide). */
+export class AccessDenied extends BrokerError {
+  constructor(message: string, status: 400 | 403 = 400) {
+    super('access_denied', status, message)
+  }
+}
+
+/** 400 (CIBA): the approval request timed out undecided. */
+export class ExpiredToken extends BrokerError {
+  constructor(message: string) {
+    super('expired_token', 400, message)
+  }
+}
+
+/** 400: an authorization grant (e.g. a CIBA auth_req_id) that is unknown, used, or not the caller's. */
+export class InvalidGrant extends BrokerError {
+  constructor(message: string) {
+    super('invalid_grant', 400, message)
+  }
+}
+
+/** 404: an approval request that does not exist (or no longer can be decided because it expired). */
+export class ApprovalNotFound extends BrokerError {
+  constructor() {
+    super('not_found', 404, 'no pending approval request with this id (unknown or expired)')
+  }
+}
+
+/** 409: the approval request is already decided, or this approver already approved it. */
+export class ApprovalConflict extends BrokerError {
+  constructor(message: string) {
+    super('conflict', 409, message)
+  }
+}
+
+/**
+ * `tessera exchange --no-wait`: the grant waits for approval and the caller chose not to wait.
+ * `json` is what to print (the handle, its lifetime and interval); the CLI exits 3.
+ */
+export class ApprovalNotAwaited extends Error {
+  constructor(readonly pending: { auth_req_id: string; expires_in: number; interval: number }) {
+    super('the grant waits for approval')
+    this.name = 'ApprovalNotAwaited'
+  }
+
+  get json(): string {
+    const { auth_req_id, expires_in, interval } = this.pending
+    return JSON.stringify({ auth_req_id, expires_in, interval }, null, 2)
+  }
+}
+
+/** 503: GitHub refused a GitHub App's JWT (401: wrong key or App id, or a skewed clock); never retried. */
+export class GithubAppAuthFailed extends TemporarilyUnavailable {
+  constructor(readonly app: string) {
+    super('GitHub refused the credentials of the GitHub App; retry later')
   }
 }

@@ -7,7 +7,7 @@
  * dist/<fn>/ as it is, so packaging needs no plugin and no AWS credentials. The endpoints' IAM needs
  * go to dist/endpoints.json, which infra/iam-roles.cjs turns into one role per function.
  *
- *   tsx scripts/bundle.ts [--config tessera.yaml] [--only token,jwks]
+ *   tsx scripts/bundle.ts [--config tessera.yaml] [--only token,jwks] [--allow-empty-config]
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -163,12 +163,15 @@ export const DEPLOY_CONFIG_FILE = 'tessera.json'
  */
 async function deployConfigJson(configPath: string): Promise<string> {
   const config = await checkDeployConfig(configPath)
-  const [{ parse }, { loadConfigJson }] = await Promise.all([
+  const [{ parse }, { loadConfigJson }, { expandIncludes }] = await Promise.all([
     import('yaml'),
     import('../lib/config/load-json.js'),
+    import('../lib/config/expand-includes.js'),
   ])
-  // The YAML loader's options (it has already refused duplicate keys and alias bombs).
-  const raw: unknown = parse(readFileSync(configPath, 'utf8'), { uniqueKeys: true, maxAliasCount: 50 })
+  // The YAML loader's options (it has already refused duplicate keys and alias bombs). Policy
+  // folders and a guardrails file are read in: a function reads one self-contained JSON config.
+  const yaml: unknown = parse(readFileSync(configPath, 'utf8'), { uniqueKeys: true, maxAliasCount: 50 })
+  const { raw } = expandIncludes(yaml, configPath, dirname(configPath))
   const json = `${JSON.stringify(raw, null, 2)}\n`
   if (!isDeepStrictEqual(loadConfigJson(json, DEPLOY_CONFIG_FILE).config, config)) {
     throw new Error(`${configPath}: the config does not convert to JSON without change; simplify the YAML`)
@@ -189,11 +192,32 @@ export async function writeDeployConfig(configPath: string, dirs: readonly strin
   return DEPLOY_CONFIG_FILE
 }
 
+/**
+ * Functions bundled without a config refuse every request, so a missing config fails the build
+ * unless it is deliberate (`--allow-empty-config`, or `npm run package --allow-empty-config`, which
+ * npm passes as npm_config_allow_empty_config): reviewing the template needs no config. Returns
+ * the warning to print when allowed.
+ */
+export function checkDeployConfigPresent(
+  configPath: string,
+  opts: { exists: boolean; allowEmpty: boolean },
+): string | undefined {
+  if (opts.exists) return undefined
+  const what = `bundle: no config at ${configPath}`
+  if (!opts.allowEmpty)
+    throw new Error(
+      `${what}: pass --config <file> (or set TESSERA_DEPLOY_CONFIG; see docs/deploy.md), or ` +
+        '--allow-empty-config to bundle functions that refuse to start until a config is bundled',
+    )
+  return `${what}; functions will refuse to start until one is bundled (--allow-empty-config)`
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       config: { type: 'string' },
       only: { type: 'string' },
+      'allow-empty-config': { type: 'boolean', default: false },
     },
   })
   const requested = values.only ? values.only.split(',').map((s) => s.trim()) : [...FUNCTIONS]
@@ -206,12 +230,11 @@ async function main(): Promise<void> {
   const config = values.config ?? process.env.TESSERA_DEPLOY_CONFIG ?? 'tessera.yaml'
   const configPath = resolve(ROOT, config)
   const haveConfig = existsSync(configPath)
-  if (!haveConfig) {
-    console.warn(
-      `bundle: no config at ${configPath}; functions will refuse to start until one is bundled ` +
-        '(pass --config <file> or set TESSERA_DEPLOY_CONFIG; see docs/deploy.md)',
-    )
-  }
+  const warning = checkDeployConfigPresent(configPath, {
+    exists: haveConfig,
+    allowEmpty: values['allow-empty-config'] || process.env.npm_config_allow_empty_config === 'true',
+  })
+  if (warning) console.warn(warning)
 
   const json = haveConfig ? await deployConfigJson(configPath) : undefined
   writeEndpointsFile()

@@ -9,12 +9,12 @@ import {
 } from './verify-access-token.js'
 
 /** The scopes that open the admin endpoints. */
-export type AdminScope = 'tessera:introspect' | 'tessera:revoke' | 'tessera:inventory'
+export type AdminScope = 'tessera:introspect' | 'tessera:revoke' | 'tessera:inventory' | 'tessera:approve'
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
 
 /**
- * Authenticates an admin call (DESIGN "Admin calls"): `Authorization: Bearer <Tessera access token>`
+ * Authenticates an admin call (docs/operations.md "Admin calls"): `Authorization: Bearer <Tessera access token>`
  * signed by this broker's own keys, `aud` naming the broker's issuer, unrevoked, with `scope`
  * holding `scope`. Missing or invalid => 401 InvalidToken; valid but without the scope => 403.
  */
@@ -42,6 +42,8 @@ export async function authenticateAdmin(
   }
 }
 
+const REJECTED = 'the bearer token is not valid, expired or revoked'
+
 async function check(
   deps: AdminDeps,
   headers: Readonly<Record<string, string | undefined>>,
@@ -58,18 +60,18 @@ async function check(
   try {
     claims = await verifyIssuedToken(match[1], deps)
   } catch (err) {
-    if (err instanceof TokenRejected) {
-      throw new InvalidToken(
-        err.reason === 'expired' ? 'the bearer token has expired' : 'the bearer token is not valid',
-      )
-    }
+    // One message for every rejected token (expired, revoked, forged…): which one is the audit
+    // log's business, not a hint for whoever holds a captured token.
+    if (err instanceof TokenRejected) throw new InvalidToken(REJECTED).withDetail(err.reason)
     throw err
   }
   if (!audiencesOf(claims).includes(deps.issuer)) {
     throw new InvalidToken('the bearer token is not issued for this broker (aud)')
   }
+  // Admin calls take bearer tokens only; a DPoP-bound token copied from a log must not open them.
+  if (claims.cnf !== undefined) throw new InvalidToken(REJECTED).withDetail('dpop-bound')
   const revoked = await isIssuedTokenRevoked(deps.revocations, claims)
-  if (revoked) throw new InvalidToken('the bearer token has been revoked')
+  if (revoked) throw new InvalidToken(REJECTED).withDetail('revoked')
   if (!scopesOf(claims).has(scope)) throw new InsufficientScope(`this call requires scope ${scope}`, scope)
   return claims
 }

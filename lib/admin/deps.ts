@@ -1,5 +1,6 @@
 import type { Telemetry } from '../audit/emf-metrics.js'
 import type { AuditSink } from '../audit/types.js'
+import type { GithubTokenRevoker } from '../github/revoke-token.js'
 import type { KeyRing } from '../keys/signer.js'
 import type { RevocationList } from '../store/revocations.js'
 
@@ -26,4 +27,6 @@ export interface AdminDeps {
         readonly policies: readonly { readonly name: string }[]
       }
     | undefined
+  /** Revokes GitHub installation tokens at GitHub; absent: such tokens are refused with a 400. */
+  readonly githubTokens?: GithubTokenRevoker | undefined
 }

@@ -15,6 +15,8 @@ export const IssuedClaimsSchema = z.object({
   client_id: z.string().min(1),
   idp: z.string().min(1),
   scope: z.string().optional(),
+  /** A DPoP-bound token (RFC 9449): the thumbprint of the key its holder must prove. */
+  cnf: z.strictObject({ jkt: z.string().min(1) }).optional(),
 })
 export type IssuedClaims = z.output<typeof IssuedClaimsSchema>
 

@@ -3,11 +3,10 @@ import type { AuditSink } from '../audit/types.js'
 import type { AwsEc2ProviderConfig } from '../config/providers/aws-ec2.js'
 import { InvalidRequest } from '../errors.js'
 import { bindInstance } from '../instance/binding.js'
-import { parseJsonStrict } from '../json/strict-json.js'
 import { consumeOnce } from '../store/replay.js'
 import type { StateTable } from '../store/types.js'
 import { AWS_RSA2048_CERTIFICATES } from './aws-certificates.js'
-import { decodeBase64Strict, parseSignedData, verifySignerInfo } from './cms.js'
+import { decodeBase64Strict, parseSignedData, parseSignedDocument, verifySignerInfo } from './cms.js'
 import { tokenHash } from './token-hash.js'
 import { TokenTypes } from './token-types.js'
 import type { AssertionInput, AssertionVerifier, VerifiedSubject } from './types.js'
@@ -190,23 +189,14 @@ function verifyDocument(
 }
 
 function parseDocument(content: Buffer): IdentityDocument {
-  let json: unknown
-  try {
-    json = parseJsonStrict(new TextDecoder('utf-8', { fatal: true }).decode(content))
-  } catch {
-    throw new InvalidRequest(
-      'the signed instance identity document is not valid JSON (or repeats a member name)',
-    )
-  }
-  const result = IdentityDocumentSchema.safeParse(json)
-  if (!result.success) {
-    throw new InvalidRequest(
-      `the signed instance identity document lacks or mistypes ${result.error.issues[0]?.path.join('.') ?? 'a field'}`,
-    )
-  }
-  if (!Number.isFinite(Date.parse(result.data.pendingTime)))
+  const document = parseSignedDocument(
+    content,
+    IdentityDocumentSchema,
+    'the signed instance identity document',
+  )
+  if (!Number.isFinite(Date.parse(document.pendingTime)))
     throw new InvalidRequest('pendingTime is not a valid time')
-  return result.data
+  return document
 }
 
 const SESSION_ARN = /^arn:aws[a-z-]*:sts::(\d{12}):assumed-role\/([\w+=,.@-]{1,64})\/([\w+=,.@-]{1,64})$/

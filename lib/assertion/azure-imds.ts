@@ -4,11 +4,10 @@ import type { AuditSink } from '../audit/types.js'
 import type { AzureImdsProviderConfig } from '../config/providers/azure-imds.js'
 import { InvalidRequest } from '../errors.js'
 import { createNonceService } from '../instance/nonce.js'
-import { parseJsonStrict } from '../json/strict-json.js'
 import { replayExpiresAt } from '../store/replay.js'
 import type { StateTable } from '../store/types.js'
 import { AZURE_ROOT_CERTIFICATES } from './azure-roots.js'
-import { decodeBase64Strict, parseSignedData, verifySignerInfo } from './cms.js'
+import { decodeBase64Strict, parseSignedData, parseSignedDocument, verifySignerInfo } from './cms.js'
 import { tokenHash } from './token-hash.js'
 import { TokenTypes } from './token-types.js'
 import type { AssertionVerifier, VerifiedSubject } from './types.js'
@@ -166,20 +165,7 @@ function compileProvider(config: AzureImdsProviderConfig): CompiledProvider {
 }
 
 function parseDocument(content: Buffer): z.infer<typeof AttestedDocumentSchema> {
-  let json: unknown
-  try {
-    json = parseJsonStrict(new TextDecoder('utf-8', { fatal: true }).decode(content))
-  } catch {
-    throw new InvalidRequest('the signed attested document is not valid JSON (or repeats a member name)')
-  }
-  const result = AttestedDocumentSchema.safeParse(json)
-  if (!result.success) {
-    const issue = result.error.issues[0]
-    throw new InvalidRequest(
-      `the signed attested document is invalid at ${issue?.path.join('.') || '(root)'}`,
-    )
-  }
-  return result.data
+  return parseSignedDocument(content, AttestedDocumentSchema, 'the signed attested document')
 }
 
 /** Parses an Azure IMDS timestamp to epoch ms; refuses anything else. */

@@ -1,7 +1,10 @@
 import { createHash, type KeyObject, timingSafeEqual, verify as verifySignature } from 'node:crypto'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
+import type * as z from 'zod'
 import { InvalidRequest } from '../errors.js'
+import { parseJsonStrict } from '../json/strict-json.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 
 /** Object identifiers this module checks (RFC 5652, RFC 5754, RFC 8017, RFC 5758). */
 export const Oids = {
@@ -213,4 +216,29 @@ function single(parts: SignedDataParts, type: string): asn1js.AsnType | undefine
     throw bad(`the signed attributes lack ${type === Oids.contentType ? 'content-type' : 'message-digest'}`)
   if (attribute.values.length !== 1) throw bad('a signed attribute must have exactly one value')
   return attribute.values[0]
+}
+
+/**
+ * The JSON document a SignedData carries (its eContent), checked against `schema`: strict UTF-8,
+ * strict JSON, every field the verifier relies on. `what` names it in messages. Throws InvalidRequest.
+ */
+export function parseSignedDocument<S extends z.ZodType>(
+  content: Uint8Array,
+  schema: S,
+  what: string,
+): z.output<S> {
+  const text = decodeUtf8(content)
+  let json: unknown
+  try {
+    if (text === undefined) throw new InvalidRequest('not UTF-8')
+    json = parseJsonStrict(text)
+  } catch {
+    throw new InvalidRequest(`${what} is not valid JSON (or repeats a member name)`)
+  }
+  const result = schema.safeParse(json)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    throw new InvalidRequest(`${what} lacks or mistypes ${issue?.path.join('.') || 'a field'}`)
+  }
+  return result.data
 }

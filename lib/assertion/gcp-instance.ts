@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { GCP_INSTANCE_FIELDS } from '../config/presets.js'
 import type { OidcProviderConfig } from '../config/providers/oidc.js'
 import { InvalidRequest } from '../errors.js'
 
@@ -41,11 +42,7 @@ export function checkGcpInstance(
   if (typeof exp !== 'number' || exp - iat > GCP_MAX_LIFETIME) {
     throw new InvalidRequest('subject_token lifetime exceeds one hour (exp - iat)')
   }
-  const google = payload.google
-  const engine =
-    typeof google === 'object' && google !== null && !Array.isArray(google)
-      ? (google as Record<string, unknown>).compute_engine
-      : undefined
+  const engine = computeEngineOf(payload)
   if (engine === undefined) {
     throw new InvalidRequest(
       'subject_token has no google.compute_engine claims; request a VM identity token with format=full',
@@ -58,13 +55,28 @@ export function checkGcpInstance(
   if (!(provider.projects ?? []).includes(instance.project_id)) {
     throw new InvalidRequest('subject_token GCP project is not trusted by this provider')
   }
-  return {
-    ...payload,
-    instance_id: instance.instance_id,
-    instance_name: instance.instance_name,
-    project_id: instance.project_id,
-    project_number: instance.project_number,
-    zone: instance.zone,
-    instance_creation_timestamp: instance.instance_creation_timestamp,
+  return gcpInstanceClaims(payload)
+}
+
+function computeEngineOf(payload: Readonly<Record<string, unknown>>): unknown {
+  const google = payload.google
+  return typeof google === 'object' && google !== null && !Array.isArray(google)
+    ? (google as Record<string, unknown>).compute_engine
+    : undefined
+}
+
+/**
+ * The claims policies match for a GCP VM identity token: the payload with the signed
+ * `google.compute_engine` instance fields also at top level, where the nested (Google-signed)
+ * value wins over a flat claim of the same name. The verifier and `policy explain` both use it.
+ */
+export function gcpInstanceClaims(payload: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const engine = computeEngineOf(payload)
+  if (typeof engine !== 'object' || engine === null || Array.isArray(engine)) return { ...payload }
+  const claims: Record<string, unknown> = { ...payload }
+  for (const field of GCP_INSTANCE_FIELDS) {
+    const value = (engine as Record<string, unknown>)[field]
+    if (value !== undefined) claims[field] = value
   }
+  return claims
 }

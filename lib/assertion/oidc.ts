@@ -1,8 +1,8 @@
 import { constants, type KeyObject, verify } from 'node:crypto'
 import type { OidcProviderConfig } from '../config/providers/oidc.js'
 import { InvalidRequest } from '../errors.js'
-import { parseJsonStrict } from '../json/strict-json.js'
 import { replayExpiresAt } from '../store/replay.js'
+import { decodeJwt, issuersOf } from './decode-jwt.js'
 import { checkGcpInstance, isGcpInstanceProvider } from './gcp-instance.js'
 import { checkJwtClaims } from './jwt-claims.js'
 import { type JwksSource, RemoteJwksCache, type RemoteJwksOptions } from './remote-jwks.js'
@@ -25,62 +25,14 @@ export interface OidcVerifierOptions {
   readonly jwks?: Partial<RemoteJwksOptions>
 }
 
-/** Longest subject token accepted; checked before any parsing. */
-export const MAX_TOKEN_LENGTH = 20_000
-const SEGMENT = /^[A-Za-z0-9_-]+$/
 const SIGNATURE_BYTES: Readonly<Record<string, number>> = { ES256: 64, ES384: 96, ES512: 132 }
 const HASH_OF_BITS: Readonly<Record<string, string>> = { '256': 'sha256', '384': 'sha384', '512': 'sha512' }
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 interface Provider {
   readonly config: OidcProviderConfig
   readonly source: JwksSource
   readonly audiences: readonly string[]
   readonly gcp: boolean
-}
-
-/** Splits a compact JWS into its three checked segments, refusing JWE and malformed text. */
-function isCanonicalBase64url(part: string): boolean {
-  const tail = part.length % 4
-  if (tail === 0) return true
-  // The last character carries 2 (tail 2) or 4 (tail 3) unused bits, which must be zero.
-  const last = B64URL.indexOf(part.charAt(part.length - 1))
-  return (last & (tail === 2 ? 0x0f : 0x03)) === 0
-}
-
-const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-
-function splitCompact(token: string): [string, string, string] {
-  if (token.length > MAX_TOKEN_LENGTH) {
-    throw new InvalidRequest(`subject_token exceeds ${MAX_TOKEN_LENGTH} characters`)
-  }
-  const parts = token.split('.', 6)
-  if (parts.length === 5)
-    throw new InvalidRequest('subject_token is an encrypted JWT (JWE); a signed JWT is required')
-  if (parts.length !== 3)
-    throw new InvalidRequest('subject_token is not a signed JWT (three base64url segments)')
-  for (const part of parts) {
-    // A length of 1 mod 4 cannot come from any byte string. Non-canonical spellings (unused low
-    // bits set in the last character) decode to the same bytes: refusing them keeps one token one
-    // spelling, so a token-hash replay key cannot be dodged by re-spelling the signature.
-    if (!SEGMENT.test(part) || part.length % 4 === 1 || !isCanonicalBase64url(part)) {
-      throw new InvalidRequest('subject_token is not a signed JWT (malformed base64url)')
-    }
-  }
-  return parts as [string, string, string]
-}
-
-function decodeObject(segment: string, what: 'header' | 'payload'): Record<string, unknown> {
-  let value: unknown
-  try {
-    value = parseJsonStrict(utf8.decode(Buffer.from(segment, 'base64url')))
-  } catch {
-    throw new InvalidRequest(`subject_token ${what} is not strict JSON (malformed, or a member name repeats)`)
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidRequest(`subject_token ${what} is not a JSON object`)
-  }
-  return value as Record<string, unknown>
 }
 
 /** Header rules that need no provider: no unsecured/MAC algs, no extensions, no access tokens. */
@@ -147,7 +99,7 @@ function indexProviders(providers: readonly OidcProviderConfig[], deps: OidcDeps
       audiences: config.audiences ?? [deps.brokerIssuer],
       gcp: isGcpInstanceProvider(config),
     }
-    for (const iss of [config.issuer, ...config.issuerAliases]) {
+    for (const iss of issuersOf(config)) {
       // Two providers on one issuer would make the choice depend on order; config must be unambiguous.
       if (byIssuer.has(iss)) throw new Error(`oidc providers: issuer ${iss} is configured more than once`)
       byIssuer.set(iss, provider)
@@ -173,9 +125,8 @@ export function createOidcVerifier(
 
   async function verifyToken(input: AssertionInput): Promise<VerifiedSubject> {
     const token = input.subjectToken
-    const [headerPart, payloadPart, signaturePart] = splitCompact(token)
-    const { alg, kid } = checkHeader(decodeObject(headerPart, 'header'))
-    const payload = decodeObject(payloadPart, 'payload')
+    const { header, payload, headerPart, payloadPart, signaturePart } = decodeJwt(token)
+    const { alg, kid } = checkHeader(header)
 
     const iss = payload.iss
     if (typeof iss !== 'string' || iss.length === 0)

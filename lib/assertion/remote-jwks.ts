@@ -1,11 +1,11 @@
 import * as z from 'zod'
-import { isLoopbackHost } from '../config/url.js'
+import { urlProblem } from '../config/url.js'
 import { FetchFailure, InvalidRequest, TemporarilyUnavailable } from '../errors.js'
 import { fetchBounded, JSON_CONTENT_TYPE } from '../http/bounded-fetch.js'
 import { parseJsonStrict } from '../json/strict-json.js'
 import { importJwk, pickKey, type VerificationKey } from './jwk-keys.js'
 
-/** Tunables; defaults are DESIGN "JWKS" (binding). Tests shorten the timeout. */
+/** Tunables; defaults are docs/design.md "JWKS". Tests shorten the timeout. */
 export interface RemoteJwksOptions {
   /** Minimum spacing of network attempts outside the TTL schedule (unknown kid, after a failure). */
   readonly cooldownMs: number
@@ -45,24 +45,10 @@ export interface JwksSource {
 const DiscoverySchema = z.looseObject({ issuer: z.string(), jwks_uri: z.string() })
 const JwksSchema = z.looseObject({ keys: z.array(z.unknown()) })
 
-/**
- * Checks a discovered jwks_uri: https, no credentials; plain http on a loopback host only for an
- * issuer that is itself plain-http loopback (local development), so a remote issuer's discovery
- * document can never point Tessera at a local service (on Lambda, the runtime API).
- */
+/** Checks a discovered jwks_uri by the URL policy: learned from the issuer's discovery document. */
 function assertFetchableUrl(text: string, issuer: string): void {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    throw new FetchFailure('status', 'discovery jwks_uri is not an absolute URL')
-  }
-  const issuerUrl = new URL(issuer)
-  const localIssuer = issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname)
-  const loopbackHttp = url.protocol === 'http:' && isLoopbackHost(url.hostname) && localIssuer
-  if ((url.protocol !== 'https:' && !loopbackHttp) || url.username || url.password) {
-    throw new FetchFailure('status', 'discovery jwks_uri must use https (http only for a loopback issuer)')
-  }
+  const problem = urlProblem(text, 'discovery jwks_uri', { learnedFrom: issuer })
+  if (problem) throw new FetchFailure('status', problem)
 }
 
 interface Cached<T> {
@@ -81,7 +67,7 @@ interface Entry {
 }
 
 /**
- * Per-issuer cache of verification keys (DESIGN "JWKS"): TTL-fresh sets, one shared in-flight
+ * Per-issuer cache of verification keys (docs/design.md "JWKS"): TTL-fresh sets, one shared in-flight
  * fetch per issuer, unknown-`kid` refetch at most once per cooldown, stale sets served while the
  * issuer is unreachable, keys imported once per fetch. Key material only ever comes from the
  * configured source, never from a token.

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import * as z from 'zod'
 import { InvalidRequest } from '../errors.js'
 import { parseJsonStrict } from '../json/strict-json.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 
 /**
  * The `aws-sigv4` subject token: base64url (no padding) JSON `{method, url, headers, body}` of a
@@ -83,12 +84,8 @@ export function decodeSignedRequest(token: string): PresentedRequest {
   if (!bytes || bytes.toString('base64url') !== token) {
     throw new InvalidRequest('subject_token is not base64url (without padding) of a signed request')
   }
-  let text: string
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    throw new InvalidRequest('subject_token does not decode to UTF-8 text')
-  }
+  const text = decodeUtf8(bytes)
+  if (text === undefined) throw new InvalidRequest('subject_token does not decode to UTF-8 text')
   let json: unknown
   try {
     json = parseJsonStrict(text)
@@ -154,7 +151,7 @@ export function checkSignedRequest(req: PresentedRequest, opts: CheckOptions): C
   }
   for (const name of signed) {
     if (headers[name] === undefined)
-      throw new InvalidRequest(`signed header "${name}" is missing from the request`)
+      throw new InvalidRequest(`signed header '${name}' is missing from the request`)
   }
   for (const required of ['host', 'x-amz-date']) {
     if (!signed.includes(required))
@@ -193,11 +190,11 @@ function normaliseHeaders(raw: Readonly<Record<string, string>>): Record<string,
     if (!/^[a-z0-9-]{1,64}$/.test(lower))
       throw new InvalidRequest('a header name of the signed request is malformed')
     if (!ALLOWED_HEADERS.has(lower)) {
-      throw new InvalidRequest(`header "${lower}" is not allowed in the signed request`)
+      throw new InvalidRequest(`header '${lower}' is not allowed in the signed request`)
     }
-    if (out[lower] !== undefined) throw new InvalidRequest(`header "${lower}" appears more than once`)
+    if (out[lower] !== undefined) throw new InvalidRequest(`header '${lower}' appears more than once`)
     // Printable ASCII only: no CR/LF (header injection), no control characters.
-    if (!/^[\x20-\x7e]*$/.test(value)) throw new InvalidRequest(`header "${lower}" has a malformed value`)
+    if (!/^[\x20-\x7e]*$/.test(value)) throw new InvalidRequest(`header '${lower}' has a malformed value`)
     out[lower] = value
   }
   return out

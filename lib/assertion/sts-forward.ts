@@ -2,7 +2,10 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { isIP, type LookupFunction } from 'node:net'
 import { AWS_ATTEMPT_TIMEOUT_MS, AWS_DEADLINE_MS, AWS_MAX_ATTEMPTS, withDeadline } from '../aws/retry.js'
+import { urlProblem } from '../config/url.js'
 import { BrokerError, InvalidRequest, TemporarilyUnavailable } from '../errors.js'
+import { readCapped } from '../http/read-capped.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 import { stsErrorCode } from './sts-identity.js'
 
 /**
@@ -85,16 +88,9 @@ export function createStsForwarder(
 }
 
 function parseEndpoint(text: string): URL {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    throw new Error(`AWS_ENDPOINT_URL_STS is not a URL: ${text}`)
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search) {
-    throw new Error('AWS_ENDPOINT_URL_STS must be an http(s) URL without credentials or query')
-  }
-  return url
+  const problem = urlProblem(text, 'AWS_ENDPOINT_URL_STS', { query: false })
+  if (problem) throw new Error(problem)
+  return new URL(text)
 }
 
 function errorCode(err: unknown): unknown {
@@ -155,26 +151,21 @@ function sendOnce(
       reject(err)
     })
     outgoing.on('response', (res: IncomingMessage) => {
-      const chunks: Buffer[] = []
-      let size = 0
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length
-        if (size > MAX_STS_RESPONSE_BYTES) {
+      readCapped(res, MAX_STS_RESPONSE_BYTES).then(
+        (bytes) => {
           clearTimeout(timer)
-          res.destroy()
-          reject(new TemporarilyUnavailable('AWS STS answered with an oversized response'))
-          return
-        }
-        chunks.push(chunk)
-      })
-      res.on('error', (err) => {
-        clearTimeout(timer)
-        reject(err)
-      })
-      res.on('end', () => {
-        clearTimeout(timer)
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') })
-      })
+          const text = bytes && decodeUtf8(bytes)
+          if (bytes === undefined)
+            reject(new TemporarilyUnavailable('AWS STS answered with an oversized response'))
+          else if (text === undefined)
+            reject(new TemporarilyUnavailable('AWS STS answered with a body that is not UTF-8'))
+          else resolve({ status: res.statusCode ?? 0, body: text })
+        },
+        (err: unknown) => {
+          clearTimeout(timer)
+          reject(err)
+        },
+      )
     })
     outgoing.end(body)
   })

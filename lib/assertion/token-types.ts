@@ -1,4 +1,4 @@
-/** Token type URIs (RFC 8693 §3 and Tessera's own, DESIGN "Subject (and actor) token types"). */
+/** Token type URIs (RFC 8693 §3 and Tessera's own; docs/design.md "Contract names"). */
 export const TokenTypes = {
   jwt: 'urn:ietf:params:oauth:token-type:jwt',
   idToken: 'urn:ietf:params:oauth:token-type:id_token',
@@ -11,3 +11,6 @@ export const TokenTypes = {
 } as const
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
+
+/** OpenID CIBA's grant type: the requester polls with the auth_req_id of a request awaiting approval. */
+export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba'

@@ -17,11 +17,22 @@ export interface ParsedCertificate {
   readonly isCa: boolean
   /** Key-usage bits when the extension is present. */
   readonly keyUsage: { readonly digitalSignature: boolean; readonly keyCertSign: boolean } | undefined
+  /** basicConstraints pathLenConstraint: most CA certificates allowed below this one. */
+  readonly pathLen: number | undefined
+  /** extendedKeyUsage purposes (dotted OIDs) when the extension is present. */
+  readonly extendedKeyUsage: readonly string[] | undefined
+  /** True when the certificate declares name constraints (which Tessera does not evaluate). */
+  readonly hasNameConstraints: boolean
 }
 
 const OID_CN = Buffer.from([0x55, 0x04, 0x03])
 const OID_SUBJECT_KEY_ID = Buffer.from([0x55, 0x1d, 0x0e])
 const OID_KEY_USAGE = Buffer.from([0x55, 0x1d, 0x0f])
+const OID_BASIC_CONSTRAINTS = Buffer.from([0x55, 0x1d, 0x13])
+const OID_NAME_CONSTRAINTS = Buffer.from([0x55, 0x1d, 0x1e])
+const OID_EXT_KEY_USAGE = Buffer.from([0x55, 0x1d, 0x25])
+/** anyExtendedKeyUsage (2.5.29.37.0): a CA that lists it restricts nothing. */
+const ANY_EKU = '2.5.29.37.0'
 
 /** One DER TLV: `start` is the tag, `body` the content, `end` one past it. */
 interface Tlv {
@@ -109,6 +120,9 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   }
   let subjectKeyId: Buffer | undefined
   let keyUsage: ParsedCertificate['keyUsage']
+  let pathLen: number | undefined
+  let extendedKeyUsage: string[] | undefined
+  let hasNameConstraints = false
   const extensionsWrapper = fields.find((f) => f.tag === 0xa3)
   const [extensions] = extensionsWrapper ? children(bytes, extensionsWrapper) : []
   for (const ext of extensions ? children(bytes, extensions) : []) {
@@ -123,6 +137,16 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
       const bits = bytes[inner.body + 1] as number
       keyUsage = { digitalSignature: (bits & 0x80) !== 0, keyCertSign: (bits & 0x04) !== 0 }
     }
+    if (id.equals(OID_NAME_CONSTRAINTS)) hasNameConstraints = true
+    if (id.equals(OID_BASIC_CONSTRAINTS) && inner.tag === 0x30) {
+      const length = children(bytes, inner).find((t) => t.tag === 0x02)
+      if (length) pathLen = smallInteger(bytes.subarray(length.body, length.end))
+    }
+    if (id.equals(OID_EXT_KEY_USAGE) && inner.tag === 0x30) {
+      extendedKeyUsage = children(bytes, inner)
+        .filter((t) => t.tag === 0x06)
+        .map((t) => oidText(bytes.subarray(t.body, t.end)))
+    }
   }
   const result: ParsedCertificate = {
     der: bytes,
@@ -136,6 +160,9 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     commonNames,
     isCa: x509.ca,
     keyUsage,
+    pathLen,
+    extendedKeyUsage,
+    hasNameConstraints,
   }
   if (parsed.size < 1024) parsed.set(cacheKey, result)
   return result
@@ -199,17 +226,54 @@ export function buildChain(
     const current = path[path.length - 1] as ParsedCertificate
     if (!isCurrent(current, now)) return undefined
     for (const root of roots) {
-      if (verified(root, current) && isCurrent(root, now)) return [...path, root]
+      if (verified(root, current) && isCurrent(root, now) && mayIssueBelow(root, path)) return [...path, root]
     }
     if (path.length >= MAX_CHAIN) return undefined
     for (const next of candidates) {
-      if (path.some((p) => p.der.equals(next.der)) || !verified(next, current)) continue
+      if (path.some((p) => p.der.equals(next.der)) || !mayIssueBelow(next, path) || !verified(next, current))
+        continue
       const found = search([...path, next])
       if (found) return found
     }
     return undefined
   }
   return search([leaf])
+}
+
+/**
+ * The constraints a CA puts on the path below it (leaf first in `below`): its pathLenConstraint
+ * bounds the CA certificates under it; its extended key usage, unless anyExtendedKeyUsage, must
+ * cover every purpose a certificate below it claims; and a CA declaring name constraints is never
+ * used at all, since Tessera does not evaluate them (fail closed rather than ignore them).
+ */
+function mayIssueBelow(ca: ParsedCertificate, below: readonly ParsedCertificate[]): boolean {
+  if (ca.hasNameConstraints) return false
+  if (ca.pathLen !== undefined && below.length - 1 > ca.pathLen) return false
+  const allowed = ca.extendedKeyUsage
+  if (allowed === undefined || allowed.includes(ANY_EKU)) return true
+  return below.every((c) => (c.extendedKeyUsage ?? []).every((purpose) => allowed.includes(purpose)))
+}
+
+/** A non-negative DER INTEGER small enough to be a path length; anything else counts as 0. */
+function smallInteger(content: Uint8Array): number {
+  if (content.length === 0 || content.length > 2 || ((content[0] as number) & 0x80) !== 0) return 0
+  return content.reduce((n, b) => n * 256 + b, 0)
+}
+
+/** Dotted text of an OBJECT IDENTIFIER's content bytes. */
+function oidText(content: Uint8Array): string {
+  const arcs: number[] = []
+  let value = 0
+  for (const byte of content) {
+    value = value * 128 + (byte & 0x7f)
+    if ((byte & 0x80) === 0) {
+      arcs.push(value)
+      value = 0
+    }
+  }
+  const first = arcs.shift() ?? 0
+  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80]
+  return [...head, ...arcs].join('.')
 }
 
 /** `issuer` is a CA whose name and key produced `child`'s signature. */

@@ -7,6 +7,7 @@ export type CountMetric =
   | 'store_errors'
   | 'kms_errors'
   | 'sts_errors'
+  | 'github_errors'
   | 'revocations'
   /** An AWS dependency throttled a call (503 + Retry-After); also counted in its `*_errors`. */
   | 'throttles'

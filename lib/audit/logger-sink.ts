@@ -20,28 +20,63 @@ export function createLoggerAuditSink(
   }
 }
 
+/** Where `tessera serve` writes its audit lines: stdout, or any stream with the same members. */
+export interface LineOutput {
+  write(chunk: string): unknown
+  /** Bytes queued but not yet taken by the reader (Node streams). */
+  readonly writableLength?: number
+  once?(event: 'drain', listener: () => void): unknown
+}
+
+/** Bytes the audit output may queue for a slow reader before lines are dropped (and counted). */
+export const MAX_BUFFERED_AUDIT_BYTES = 8 * 1024 * 1024
+
+/** An audit sink that also reports how many lines it had to drop. */
+export interface JsonLineAuditSink extends AuditSink {
+  /** Lines dropped so far because the reader of the output did not keep up. */
+  readonly dropped: () => number
+}
+
 /**
  * The same JSON line as the Powertools sink (`level`, `message`, `timestamp`, `service`, fields),
  * written straight to a stream: `tessera serve` uses it, where Powertools' per-line merging costs
  * a quarter of an exchange. Lambda keeps Powertools (log level control, CloudWatch conventions).
+ * A reader that stops reading (a stalled pipe) cannot grow memory without bound: past
+ * `maxBuffered` queued bytes lines are dropped, counted, and an `audit.dropped` WARN line with the
+ * count is written once the output drains.
  */
 export function createJsonLineAuditSink(
-  out: NodeJS.WritableStream = process.stdout,
+  out: LineOutput = process.stdout,
   service = 'tessera',
-): AuditSink {
+  maxBuffered = MAX_BUFFERED_AUDIT_BYTES,
+): JsonLineAuditSink {
+  let dropped = 0
+  let total = 0
+  let waiting = false
+  const line = (level: string, name: string, fields: Record<string, unknown>) =>
+    `${JSON.stringify({ level, message: name, timestamp: new Date().toISOString(), service, event: name, ...fields })}\n`
+  const report = () => {
+    waiting = false
+    if (dropped === 0) return
+    out.write(line('WARN', 'audit.dropped', { dropped, dropped_total: total }))
+    dropped = 0
+  }
   return {
     emit(event: AuditEvent) {
-      const { level, event: name, ...fields } = scrubAuditEvent(event)
-      const line = {
-        level,
-        message: name,
-        timestamp: new Date().toISOString(),
-        service,
-        event: name,
-        ...fields,
+      if ((out.writableLength ?? 0) > maxBuffered) {
+        dropped++
+        total++
+        if (!waiting && out.once) {
+          waiting = true
+          out.once('drain', report)
+        }
+        return
       }
-      out.write(`${JSON.stringify(line)}\n`)
+      if (dropped > 0) report()
+      const { level, event: name, ...fields } = scrubAuditEvent(event)
+      out.write(line(level, name, fields))
     },
+    dropped: () => total,
   }
 }
 

@@ -17,6 +17,9 @@ const JOSE_TAIL = /eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,4}$/
  */
 const LINE_BREAKS = /[\u0085\u2028\u2029]/g
 
+/** A GitHub token (installation `ghs_`, personal `ghp_`/`github_pat_`, OAuth, user, refresh) inside a string. */
+const GITHUB_TOKEN = /\b(?:gh[opusr]_[A-Za-z0-9_.-]{4,}|github_pat_[A-Za-z0-9_]{4,})/g
+
 const MAX_ITEMS = 100
 const MAX_DEPTH = 6
 
@@ -26,6 +29,8 @@ export const REDACTED = '[redacted]'
 export const MAX_AUDIT_STRING = 1024
 /** Replacement for a JWT-shaped substring. */
 export const REDACTED_JWT = '[redacted-jwt]'
+/** Replacement for a GitHub-token-shaped substring. */
+export const REDACTED_GITHUB_TOKEN = '[redacted-github-token]'
 
 /**
  * Makes an audit event safe to write: credential-named fields redacted, JWT-shaped substrings
@@ -71,7 +76,9 @@ function scrubValue(value: unknown, depth: number): unknown {
  */
 function scrubString(text: string): string {
   const truncated = text.length > MAX_AUDIT_STRING
-  let clean = (truncated ? text.slice(0, MAX_AUDIT_STRING) : text).replace(COMPACT_JOSE, REDACTED_JWT)
+  let clean = (truncated ? text.slice(0, MAX_AUDIT_STRING) : text)
+    .replace(COMPACT_JOSE, REDACTED_JWT)
+    .replace(GITHUB_TOKEN, REDACTED_GITHUB_TOKEN)
   if (truncated) clean = `${clean.replace(JOSE_TAIL, REDACTED_JWT)}…[truncated]`
   return clean.replace(LINE_BREAKS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }

@@ -1,4 +1,4 @@
-/** One audit event: a JSON line with `event`, `level`, `request_id` (DESIGN "Audit events"). */
+/** One audit event: a JSON line with `event`, `level`, `request_id` (docs/operations.md "Audit trail"). */
 export interface AuditEvent {
   readonly event: string
   readonly level: 'INFO' | 'WARN' | 'ERROR'

@@ -1,6 +1,6 @@
 import { DeadlineExceeded } from '../errors.js'
 /**
- * Shared AWS SDK client settings (DESIGN "AWS endpoints"): at most 3 attempts including SDK
+ * Shared AWS SDK client settings (docs/design.md "AWS calls"): at most 3 attempts including SDK
  * retries, 2 s per attempt, all within a 5 s deadline, so an exchange whose dependency does not
  * answer gets its 503 within 5 s. Endpoints come from the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>`
  * variables (or an injected client), never from here.
@@ -78,26 +78,6 @@ export function withDeadline<T>(
   return Promise.race([running, timeout]).finally(() => clearTimeout(timer))
 }
 
-/** AWS error names that mean "try again later" (throttling, service-side faults), not a bad request. */
-const TRANSIENT_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'ProvisionedThroughputExceededException',
-  'RequestThrottledException',
-  'KMSInternalException',
-  'InternalFailure',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'DependencyTimeoutException',
-  'TimeoutError',
-  'AbortError',
-  'DeadlineExceeded',
-])
-
 /** AWS error names for "over your request quota"; the SDK's standard retry mode retries them too. */
 const THROTTLING_NAMES = new Set([
   'ThrottlingException',
@@ -108,6 +88,20 @@ const THROTTLING_NAMES = new Set([
   'ProvisionedThroughputExceededException',
   'RequestThrottledException',
   'SlowDown',
+])
+
+/** AWS error names that mean "try again later": throttling, service-side faults, timeouts. */
+const TRANSIENT_NAMES = new Set([
+  ...THROTTLING_NAMES,
+  'KMSInternalException',
+  'InternalFailure',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'DependencyTimeoutException',
+  'TimeoutError',
+  'AbortError',
+  'DeadlineExceeded',
 ])
 
 /** True when an AWS service throttled the call (still throttled after the SDK's retries). */

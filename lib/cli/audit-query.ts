@@ -9,6 +9,10 @@ import {
   parseAuditText,
   parseTimeBound,
 } from '../audit/query.js'
+import { UsageError } from '../errors.js'
+import { readCapped } from '../http/read-capped.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
+import { defineCommand, type FlagSpecs } from './command.js'
 import { formatTable } from './format-table.js'
 
 /** Audit input is read whole; past this it is refused (split the export by time instead). */
@@ -40,19 +44,14 @@ const defaultIo: AuditQueryIo = {
   out: (text) => process.stdout.write(text),
   err: (line) => process.stderr.write(`${line}\n`),
   readStdin: async () => {
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of process.stdin) {
-      size += (chunk as Buffer).length
-      if (size > MAX_INPUT_BYTES) throw new Error(`standard input exceeds ${MAX_INPUT_BYTES} bytes`)
-      chunks.push(chunk as Buffer)
-    }
-    return Buffer.concat(chunks).toString('utf8')
+    const bytes = await readCapped(process.stdin, MAX_INPUT_BYTES)
+    if (bytes === undefined) throw new Error(`standard input exceeds ${MAX_INPUT_BYTES} bytes`)
+    const text = decodeUtf8(bytes)
+    if (text === undefined) throw new Error('standard input is not UTF-8 text')
+    return text
   },
   now: Date.now,
 }
-
-class UsageError extends Error {}
 
 /** `tessera audit query`: exit 0 (also when nothing matches), 1 unreadable input, 2 usage. */
 export async function runAuditQuery(argv: string[], io: AuditQueryIo = defaultIo): Promise<number> {
@@ -68,6 +67,11 @@ export async function runAuditQuery(argv: string[], io: AuditQueryIo = defaultIo
     io.out(`${AUDIT_QUERY_USAGE}\n`)
     return 0
   }
+  return auditQuery(parsed, io)
+}
+
+/** Filters the input (or prints the Insights query); exit 0 even when nothing matches, 1 unreadable. */
+async function auditQuery(parsed: ReturnType<typeof checkQueryArgs>, io: AuditQueryIo): Promise<number> {
   if (parsed.insights) {
     io.out(`${insightsQuery(parsed.filter)}\n`)
     return 0
@@ -94,24 +98,70 @@ async function readInput(file: string): Promise<string> {
   return buf.toString('utf8')
 }
 
+const QUERY_FLAGS = {
+  sub: { type: 'string', value: 'S', help: 'only events of this subject' },
+  provider: { type: 'string', value: 'P', help: 'only events of this provider' },
+  policy: { type: 'string', value: 'N', help: 'only events of this policy' },
+  'token-sha256': {
+    type: 'string',
+    value: 'H',
+    help: 'only events of this token hash (presented or issued)',
+  },
+  instance: { type: 'string', value: 'I', help: 'only events of this instance id' },
+  event: { type: 'string', value: 'E', help: 'only this event (token.exchange, token.denied, ...)' },
+  since: { type: 'string', value: '2h|ISO', help: 'from this long ago, or this time' },
+  until: { type: 'string', value: '2h|ISO', help: 'up to this long ago, or this time' },
+  format: { type: 'string', default: 'table', value: 'F', help: 'table or json' },
+  insights: { type: 'boolean', default: false, help: 'print the CloudWatch Logs Insights query instead' },
+} as const satisfies FlagSpecs
+
+/** `tessera audit query` as a CLI command spec. */
+export const auditQueryCommand = defineCommand({
+  name: 'audit query',
+  summary: 'filter audit lines (JSON lines or CloudWatch export), or print the Logs Insights query',
+  synopsis:
+    '[FILE|-] [--sub S] [--provider P] [--policy N] [--token-sha256 H] [--instance I] [--event E] [--since 2h|ISO] [--until ...] [--format table|json] [--insights]',
+  positionals: ['FILE'],
+  flags: QUERY_FLAGS,
+  examples:
+    AUDIT_QUERY_USAGE.split('examples:\n')[1]
+      ?.split('\n')
+      .map((l) => l.trim()) ?? [],
+  run({ values, positionals }, cli) {
+    return auditQuery(checkQueryArgs(values, positionals, cli.now()), {
+      out: (text) => cli.stdout.write(text),
+      err: (line) => cli.stderr.write(`${line}\n`),
+      readStdin: defaultIo.readStdin,
+      now: cli.now,
+    })
+  },
+})
+
 function parseQueryArgs(argv: string[], now: number) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      sub: { type: 'string' },
-      provider: { type: 'string' },
-      policy: { type: 'string' },
-      'token-sha256': { type: 'string' },
-      instance: { type: 'string' },
-      event: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      format: { type: 'string', default: 'table' },
-      insights: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+    options: { ...QUERY_FLAGS, help: { type: 'boolean', short: 'h', default: false } },
   })
+  return { ...checkQueryArgs(values, positionals, now), help: values.help }
+}
+
+function checkQueryArgs(
+  values: {
+    sub?: string | undefined
+    provider?: string | undefined
+    policy?: string | undefined
+    'token-sha256'?: string | undefined
+    instance?: string | undefined
+    event?: string | undefined
+    since?: string | undefined
+    until?: string | undefined
+    format: string
+    insights: boolean
+  },
+  positionals: readonly string[],
+  now: number,
+) {
   if (positionals.length > 1) throw new UsageError('at most one input file')
   if (values.format !== 'table' && values.format !== 'json')
     throw new UsageError('--format must be table or json')
@@ -133,7 +183,7 @@ function parseQueryArgs(argv: string[], now: number) {
     since: bound('since'),
     until: bound('until'),
   }
-  return { filter, file: positionals[0], format: values.format, insights: values.insights, help: values.help }
+  return { filter, file: positionals[0], format: values.format, insights: values.insights }
 }
 
 function renderLines(lines: readonly AuditLine[]): string {

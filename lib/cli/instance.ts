@@ -1,86 +1,93 @@
 import { randomUUID } from 'node:crypto'
-import { parseArgs } from 'node:util'
 import { createLoggerAuditSink } from '../audit/logger-sink.js'
 import type { AuditSink } from '../audit/types.js'
 import { builtinConfigText } from '../config/builtin.js'
 import { loadConfigFile, loadConfigText } from '../config/load.js'
 import type { StoreConfig } from '../config/schema.js'
+import { UsageError } from '../errors.js'
 import { type InstanceBinding, listBindings, RESET_GRACE_SECONDS, resetBinding } from '../instance/binding.js'
 import { openStateTable } from '../store/open-table.js'
 import type { StateTable } from '../store/types.js'
+import { defineCommand } from './command.js'
+import { CONFIG_FLAG, DEFAULT_BROKER_URL } from './common-flags.js'
 
-/** What `tessera instance` needs; tests inject a table, clock and output. */
+/** What `tessera instance` needs besides the usual io; tests inject a table and an audit sink. */
 export interface InstanceCliDeps {
   readonly openTable: (store: StoreConfig) => StateTable
   readonly audit: AuditSink
-  /** Epoch milliseconds. */
-  readonly now: () => number
-  readonly out: (text: string) => void
-  readonly err: (text: string) => void
 }
 
-const USAGE =
-  'usage: tessera instance list [--config F] [--json] | tessera instance reset <instance-id> [--config F]'
 const INSTANCE_ID = /^i-[0-9a-f]{8,32}$/
 
-/** `tessera instance list|reset`: inspect or reset TOFU instance bindings in the configured store. Returns the exit code. */
-export async function runInstance(argv: string[], overrides: Partial<InstanceCliDeps> = {}): Promise<number> {
+/** Like `serve`: without --config, the built-in example (whose store is in memory). */
+async function loadStore(file: string | undefined) {
+  const { config } = file
+    ? await loadConfigFile(file)
+    : loadConfigText(builtinConfigText(DEFAULT_BROKER_URL), 'built-in example')
+  return config.store
+}
+
+function memoryNote(file: string | undefined): string {
+  return `${file ? `${file} uses` : 'without --config, the built-in example uses'} the in-memory store: bindings live inside the running tessera serve process only (pass --config F naming a dynamodb store)`
+}
+
+/** `tessera instance list|reset`: inspect or reset TOFU instance bindings in the configured store. */
+export function instanceCommands(overrides: Partial<InstanceCliDeps> = {}) {
   const deps: InstanceCliDeps = {
-    openTable: (store) => openStateTable(store),
+    openTable: overrides.openTable ?? ((store) => openStateTable(store)),
     audit: overrides.audit ?? createLoggerAuditSink(),
-    now: Date.now,
-    out: (t) => process.stdout.write(`${t}\n`),
-    err: (t) => process.stderr.write(`${t}\n`),
-    ...overrides,
   }
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
-    allowPositionals: true,
-    strict: true,
+  const list = defineCommand({
+    name: 'instance list',
+    summary: 'list EC2 instance bindings (first and last seen, exchanges, clone alerts)',
+    synopsis: '[--config F] [--json]',
+    flags: { config: CONFIG_FLAG, json: { type: 'boolean', default: false, help: 'print JSON' } },
+    examples: [
+      'tessera instance list --config tessera.yaml',
+      'tessera instance list --config tessera.yaml --json',
+    ],
+    async run({ values }, io) {
+      const store = await loadStore(values.config)
+      if ('memory' in store) io.stderr.write(`note: ${memoryNote(values.config)}\n`)
+      const bindings = await listBindings(deps.openTable(store))
+      io.stdout.write(`${values.json ? JSON.stringify(bindings, null, 2) : formatTable(bindings)}\n`)
+      return 0
+    },
   })
-  const [command, id, ...extra] = positionals
-  if (
-    (command !== 'list' && command !== 'reset') ||
-    extra.length > 0 ||
-    (command === 'reset') !== (id !== undefined)
-  ) {
-    deps.err(USAGE)
-    return 2
-  }
-  // Like `serve`: without --config, the built-in example (whose store is in memory).
-  const { config } = values.config
-    ? await loadConfigFile(values.config)
-    : loadConfigText(builtinConfigText('http://127.0.0.1:8787'), 'built-in example')
-  if ('memory' in config.store) {
-    deps.err(
-      `note: ${values.config ? 'this config uses' : 'without --config, the built-in example uses'} the in-memory store; bindings live inside the running \`tessera serve\` process only (pass --config F naming a dynamodb store)`,
-    )
-  }
-  const table = deps.openTable(config.store)
-  if (command === 'list') {
-    const bindings = await listBindings(table)
-    deps.out(values.json ? JSON.stringify(bindings, null, 2) : formatTable(bindings))
-    return 0
-  }
-  if (!INSTANCE_ID.test(id as string)) {
-    deps.err(`tessera instance reset: "${String(id).slice(0, 40)}" is not an EC2 instance id (i-…)`)
-    return 2
-  }
-  const nowSeconds = Math.floor(deps.now() / 1000)
-  const existed = await resetBinding(table, id as string, nowSeconds)
-  deps.audit.emit({
-    event: 'instance.reset',
-    level: 'WARN',
-    request_id: `cli-${randomUUID()}`,
-    instance_id: id,
-    had_binding: existed,
-    actor: 'cli',
+  const reset = defineCommand({
+    name: 'instance reset',
+    summary: 'forget the binding of one instance, so its next exchange registers a new nonce',
+    synopsis: '<instance-id> [--config F]',
+    positionals: ['instance-id'],
+    flags: { config: CONFIG_FLAG },
+    examples: ['tessera instance reset i-0123456789abcdef0 --config tessera.yaml'],
+    async run({ values, positionals }, io) {
+      const [id] = positionals
+      if (id === undefined) throw new UsageError('the instance id is required')
+      if (!INSTANCE_ID.test(id)) throw new UsageError(`${id.slice(0, 40)} is not an EC2 instance id (i-...)`)
+      const store = await loadStore(values.config)
+      if ('memory' in store) {
+        // A reset written to this process's memory would vanish with it: nothing to reset here.
+        io.stderr.write(`tessera instance reset: nothing to reset: ${memoryNote(values.config)}\n`)
+        return 1
+      }
+      const nowSeconds = Math.floor(io.now() / 1000)
+      const existed = await resetBinding(deps.openTable(store), id, nowSeconds)
+      deps.audit.emit({
+        event: 'instance.reset',
+        level: 'WARN',
+        request_id: `cli-${randomUUID()}`,
+        instance_id: id,
+        had_binding: existed,
+        actor: 'cli',
+      })
+      io.stdout.write(
+        `${id}: binding ${existed ? 'reset' : 'was absent; reset marker written'}; the next exchange within ${RESET_GRACE_SECONDS / 60} min registers a new nonce\n`,
+      )
+      return 0
+    },
   })
-  deps.out(
-    `${id}: binding ${existed ? 'reset' : 'was absent; reset marker written'}; the next exchange within ${RESET_GRACE_SECONDS / 60} min registers a new nonce`,
-  )
-  return 0
+  return [list, reset] as const
 }
 
 const iso = (seconds: number) =>

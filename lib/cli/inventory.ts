@@ -2,11 +2,14 @@ import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import * as z from 'zod'
 import { parseDuration } from '../config/duration.js'
-import { isLoopbackHost } from '../config/url.js'
+import { urlProblem } from '../config/url.js'
+import { UsageError } from '../errors.js'
 import { inventoryFindings } from '../inventory/findings.js'
 import { renderInventoryHtml } from '../inventory/render-html.js'
 import { renderInventoryCsv, renderInventoryTable } from '../inventory/render-text.js'
 import { type InventoryReport, InventoryReportSchema } from '../inventory/report.js'
+import { defineCommand, type FlagSpecs } from './command.js'
+import { ADMIN_TOKEN_FLAG } from './common-flags.js'
 import { readTokenArg } from './token-arg.js'
 
 const TIMEOUT_MS = 15_000
@@ -38,8 +41,6 @@ const defaultIo: InventoryIo = {
   err: (line) => process.stderr.write(`${line}\n`),
 }
 
-class UsageError extends Error {}
-
 /** `tessera inventory`: exit 0 printed, 1 refused or unreachable, 2 usage. Never prints the admin token. */
 export async function runInventory(argv: string[], io: InventoryIo = defaultIo): Promise<number> {
   let args: Awaited<ReturnType<typeof parseInventoryArgs>>
@@ -54,6 +55,14 @@ export async function runInventory(argv: string[], io: InventoryIo = defaultIo):
     io.out(`${INVENTORY_USAGE}\n`)
     return 0
   }
+  return inventoryReport(args, io)
+}
+
+/** Fetches /inventory and prints (or writes) the report; exit 0, or 1 refused or unreachable. */
+async function inventoryReport(
+  args: Exclude<Awaited<ReturnType<typeof parseInventoryArgs>>, 'help'>,
+  io: InventoryIo,
+): Promise<number> {
   const endpoint = `${args.url}/inventory`
   let report: InventoryReport
   try {
@@ -106,20 +115,60 @@ export async function runInventory(argv: string[], io: InventoryIo = defaultIo):
   return 0
 }
 
+const INVENTORY_FLAGS = {
+  url: { type: 'string', value: 'URL', help: 'the broker base URL (its issuer; required)' },
+  'admin-token': { ...ADMIN_TOKEN_FLAG, help: 'a Tessera token with scope tessera:inventory' },
+  unused: {
+    type: 'string',
+    default: '30d',
+    value: 'D',
+    help: 'what counts as unused: not used for this long',
+  },
+  format: { type: 'string', default: 'table', value: 'F', help: 'table, json, csv or html' },
+  out: { type: 'string', value: 'F', help: 'write the report to this file (0600) instead of stdout' },
+} as const satisfies FlagSpecs
+
+/** `tessera inventory` as a CLI command spec. */
+export const inventoryCommand = defineCommand({
+  name: 'inventory',
+  summary: 'who holds what: identities, policies, never-used grants, findings (GET /inventory)',
+  synopsis: '--url U --admin-token T|@file [--unused 30d] [--format table|json|csv|html] [--out F]',
+  flags: INVENTORY_FLAGS,
+  examples:
+    INVENTORY_USAGE.split('examples:\n')[1]
+      ?.split('\n')
+      .map((l) => l.trim()) ?? [],
+  async run({ values }, cli) {
+    const args = await checkInventoryArgs(values, [], cli.stdin)
+    return inventoryReport(args, {
+      fetch: cli.fetch,
+      out: (text) => cli.stdout.write(text),
+      err: (line) => cli.stderr.write(`${line}\n`),
+    })
+  },
+})
+
 async function parseInventoryArgs(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      url: { type: 'string' },
-      'admin-token': { type: 'string' },
-      unused: { type: 'string', default: '30d' },
-      format: { type: 'string', default: 'table' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+    options: { ...INVENTORY_FLAGS, help: { type: 'boolean', short: 'h', default: false } },
   })
   if (values.help) return 'help' as const
+  return checkInventoryArgs(values, positionals, process.stdin)
+}
+
+async function checkInventoryArgs(
+  values: {
+    url?: string | undefined
+    'admin-token'?: string | undefined
+    unused: string
+    format: string
+    out?: string | undefined
+  },
+  positionals: readonly string[],
+  stdin: NodeJS.ReadableStream,
+) {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
   if (!values.url) throw new UsageError('--url is required')
   if (!values['admin-token']) throw new UsageError('--admin-token is required')
@@ -130,18 +179,9 @@ async function parseInventoryArgs(argv: string[]) {
   if (unused === undefined || unused === 0)
     throw new UsageError('--unused takes a duration such as 30d or 12h')
   const url = values.url.replace(/\/+$/, '')
-  let parsedUrl: URL
-  try {
-    parsedUrl = new URL(url)
-  } catch {
-    throw new UsageError(`--url ${url} is not a URL`)
-  }
-  if (
-    parsedUrl.protocol !== 'https:' &&
-    !(parsedUrl.protocol === 'http:' && isLoopbackHost(parsedUrl.hostname))
-  )
-    throw new UsageError('--url must use https (plain http only for loopback hosts)')
-  const adminToken = await readTokenArg(values['admin-token'])
+  const problem = urlProblem(url, '--url')
+  if (problem) throw new UsageError(problem)
+  const adminToken = await readTokenArg(values['admin-token'], stdin)
   return { url, adminToken, unused, format, out: values.out } as const
 }
 

@@ -2,12 +2,11 @@
  * `tessera policy explain`: decode (optionally verify) a token locally and show, per policy of
  * its provider and per claim condition, what matched and why not. Never contacts the broker.
  */
-import type { Config, MatcherSpec, PolicyConfig, ProviderConfig } from '../config/schema.js'
-import { parseJsonStrict } from '../json/strict-json.js'
+import { decodeJwt, issuersOf } from '../assertion/decode-jwt.js'
+import { gcpInstanceClaims, isGcpInstanceProvider } from '../assertion/gcp-instance.js'
+import type { Config, ProviderConfig } from '../config/schema.js'
 import { compilePolicies } from '../policy/compile.js'
-import { explain } from '../policy/explain.js'
-import { printable } from '../policy/lint-format.js'
-import type { ClaimCheck, Decision, PolicyTrace } from '../policy/types.js'
+import { explainClaims, painter, show } from '../policy/explain-text.js'
 
 export interface ExplainInput {
   readonly config: Config
@@ -27,140 +26,24 @@ export interface DecodedToken {
   readonly payload: Record<string, unknown>
 }
 
-/** Decodes a compact JWS without verifying it; throws Error with a readable message. */
+/** Decodes a compact JWS without verifying it, exactly as the broker's oidc verifier does. */
 export function decodeToken(token: string): DecodedToken {
-  const parts = token.split('.')
-  if (parts.length === 5) throw new Error('the token is encrypted (JWE); explain needs a signed JWT')
-  if (parts.length !== 3) throw new Error('the token is not a JWT (expected three dot-separated segments)')
-  const object = (segment: string, what: string): Record<string, unknown> => {
-    let value: unknown
-    try {
-      value = parseJsonStrict(Buffer.from(segment, 'base64url').toString('utf8'))
-    } catch {
-      throw new Error(`the token ${what} is not valid JSON (or a member name repeats)`)
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new Error(`the token ${what} is not a JSON object`)
-    }
-    return value as Record<string, unknown>
-  }
-  return { header: object(parts[0] ?? '', 'header'), payload: object(parts[1] ?? '', 'payload') }
+  const { header, payload } = decodeJwt(token, 'the token')
+  return { header, payload }
 }
 
 /** The OIDC provider trusting exactly this `iss` (providers are selected by exact issuer). */
 export function providerForIssuer(config: Config, iss: unknown): ProviderConfig | undefined {
   if (typeof iss !== 'string') return undefined
-  return config.providers.find(
-    (p) => p.kind === 'oidc' && (p.issuer === iss || p.issuerAliases.includes(iss)),
-  )
+  return config.providers.find((p) => p.kind === 'oidc' && issuersOf(p).includes(iss))
 }
 
-/** GCP instance tokens: the verifier also exposes google.compute_engine.* at top level; mirror it. */
-function withGcpFlattening(
+/** The claims the broker decides on for this provider (GCP instance fields flattened as the verifier does). */
+export function withGcpFlattening(
   provider: ProviderConfig,
   payload: Record<string, unknown>,
 ): Record<string, unknown> {
-  if (provider.kind !== 'oidc' || (provider.preset !== 'gcp' && provider.preset !== 'gcp-instance'))
-    return payload
-  const google = payload.google
-  const engine =
-    typeof google === 'object' && google !== null
-      ? (google as Record<string, unknown>).compute_engine
-      : undefined
-  if (typeof engine !== 'object' || engine === null || Array.isArray(engine)) return payload
-  return { ...(engine as Record<string, unknown>), ...payload }
-}
-
-const MAX_SHOWN = 100
-
-function show(value: unknown): string {
-  if (value === undefined) return '(missing)'
-  const text = JSON.stringify(value) ?? String(value)
-  const cut = text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN - 3)}...` : text
-  // Control characters in a hostile token must not reach the terminal.
-  const safe = printable(cut).replace(/[\n\t]/g, '?')
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return `${safe} (array)`
-  return typeof value === 'string' ? safe : `${safe} (${typeof value})`
-}
-
-function describeMatcher(spec: MatcherSpec | undefined): string {
-  if (spec === undefined) return '?'
-  if (Array.isArray(spec)) return `any of ${JSON.stringify(spec)}`
-  if (typeof spec !== 'object') return JSON.stringify(spec)
-  return 'glob' in spec ? `glob ${JSON.stringify(spec.glob)}` : `regex ${JSON.stringify(spec.regex)}`
-}
-
-function expectedTypes(spec: MatcherSpec | undefined): string {
-  if (spec === undefined || (typeof spec === 'object' && !Array.isArray(spec))) return 'a string'
-  const types = [...new Set((Array.isArray(spec) ? spec : [spec]).map((v) => typeof v))]
-  return types.map((t) => `a ${t}`).join(' or ')
-}
-
-function why(check: ClaimCheck, spec: MatcherSpec | undefined): string {
-  const want = describeMatcher(spec)
-  switch (check.reason) {
-    case 'missing':
-      return `missing: the token has no ${check.claim} claim (wanted ${want})`
-    case 'wrong-type':
-      return `wrong type: wanted ${expectedTypes(spec)} (${want}); matching is type-strict`
-    default:
-      return `no match for ${want}`
-  }
-}
-
-type Paint = (style: 'ok' | 'bad' | 'dim' | 'bold', text: string) => string
-
-function painter(color: boolean): Paint {
-  const codes = { ok: '\x1b[32m', bad: '\x1b[31m', dim: '\x1b[2m', bold: '\x1b[1m' }
-  return (style, text) => (color ? `${codes[style]}${text}\x1b[0m` : text)
-}
-
-function grantSummary(policy: PolicyConfig): string {
-  const { token, aws } = policy.grant
-  if (aws) return `role ${aws.roleArn}`
-  if (!token) return 'nothing'
-  const audiences = typeof token.audience === 'string' ? [token.audience] : token.audience
-  return `audience ${audiences.join(', ')}${token.scopes.length > 0 ? `, scopes ${token.scopes.join(' ')}` : ''}`
-}
-
-function policyStatus(trace: PolicyTrace, decision: Decision, policy: PolicyConfig | undefined): string {
-  if (decision.allow && decision.policy === trace.policy) return '<- chosen'
-  if (!trace.subjectMatched) return 'subject does not match'
-  if (!trace.targetMatched)
-    return `subject matches, but the grant (${policy ? grantSummary(policy) : '?'}) is not what was requested`
-  if (!trace.scopeMatched) return 'subject and target match, but the requested scopes are not granted'
-  return decision.allow
-    ? `matches too, but "${decision.policy}" comes first`
-    : 'matches too (ambiguous without --audience/--resource)'
-}
-
-function renderPolicy(
-  trace: PolicyTrace,
-  decision: Decision,
-  policy: PolicyConfig | undefined,
-  paint: Paint,
-): string[] {
-  const chosen = decision.allow && decision.policy === trace.policy
-  const ok = trace.subjectMatched && trace.targetMatched && trace.scopeMatched
-  const mark = ok ? paint('ok', '✓') : paint('bad', '✗')
-  const title = chosen ? paint('bold', `policy ${trace.policy}`) : `policy ${trace.policy}`
-  const lines = [
-    `${mark} ${title}  ${chosen ? paint('ok', policyStatus(trace, decision, policy)) : policyStatus(trace, decision, policy)}`,
-  ]
-  const width = Math.max(0, ...trace.checks.map((c) => c.claim.length))
-  for (const check of trace.checks) {
-    const spec = policy?.match[check.claim]
-    const name = check.claim.padEnd(width)
-    if (check.ok) {
-      const how = check.matcher === 'exact' ? '' : paint('dim', `  (${describeMatcher(spec)})`)
-      lines.push(`    ${paint('ok', '✓')} ${name}  ${show(check.value)}${how}`)
-    } else {
-      lines.push(`    ${paint('bad', '✗')} ${name}  ${show(check.value)}  ${paint('bad', why(check, spec))}`)
-    }
-  }
-  if (policy) lines.push(paint('dim', `      grants ${grantSummary(policy)}`))
-  return lines
+  return provider.kind === 'oidc' && isGcpInstanceProvider(provider) ? gcpInstanceClaims(payload) : payload
 }
 
 function relative(seconds: number): string {
@@ -212,9 +95,7 @@ export function explainToken(input: ExplainInput): { text: string; allowed: bool
     lines.push(`signature  ${paint('bad', `verification FAILED: ${verified.error}`)}`)
   else lines.push(`signature  ${paint('ok', 'verified')} (signature, issuer, audience and lifetime)`)
   if (!provider) {
-    const trusted = input.config.providers.flatMap((p) =>
-      p.kind === 'oidc' ? [p.issuer, ...p.issuerAliases] : [],
-    )
+    const trusted = input.config.providers.flatMap((p) => (p.kind === 'oidc' ? issuersOf(p) : []))
     lines.push(`provider   ${paint('bad', `none: no oidc provider trusts issuer ${show(payload.iss)}`)}`)
     lines.push(`           trusted issuers: ${trusted.join(', ') || '(none)'}`)
     return { text: `${lines.join('\n')}\n`, allowed: false }
@@ -231,33 +112,19 @@ export function explainToken(input: ExplainInput): { text: string; allowed: bool
   lines.push('')
 
   const claims = verified && 'claims' in verified ? verified.claims : withGcpFlattening(provider, payload)
-  const compiled = compilePolicies(input.config)
-  const { decision, traces } = explain(compiled, {
-    provider: provider.name,
-    claims,
-    audiences: input.audiences,
-    resources: input.resources,
-  })
-  const byName = new Map(input.config.policies.map((p) => [p.name, p]))
-  for (const trace of traces)
-    lines.push(...renderPolicy(trace, decision, byName.get(trace.policy), paint), '')
-  if (traces.length === 0) lines.push(`no policy names provider ${provider.name}`, '')
-  const others = input.config.policies.length - traces.length
-  if (others > 0)
-    lines.push(
-      paint('dim', `(${others} polic${others === 1 ? 'y' : 'ies'} of other providers not shown)`),
-      '',
-    )
-
+  const { decision, lines: explained } = explainClaims(
+    {
+      config: input.config,
+      compiled: compilePolicies(input.config, { guardrails: false }),
+      provider,
+      claims,
+      audiences: input.audiences,
+      resources: input.resources,
+    },
+    paint,
+  )
+  lines.push(...explained)
   const signatureOk = !verified || 'claims' in verified
-  if (decision.allow) {
-    const policy = byName.get(decision.policy)
-    lines.push(
-      `decision   ${paint('ok', 'allow')}: policy ${decision.policy} grants ${policy ? grantSummary(policy) : '?'}`,
-    )
-  } else {
-    lines.push(`decision   ${paint('bad', `deny (${decision.error})`)}: ${decision.message}`)
-  }
   if (!signatureOk)
     lines.push(
       `           ${paint('bad', 'but the token fails verification, so the broker refuses it first')}`,

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util'
 import { createOidcVerifier } from '../assertion/oidc.js'
 import { TokenTypes } from '../assertion/token-types.js'
 import { builtinConfigText } from '../config/builtin.js'
@@ -7,36 +6,21 @@ import { ConfigError, UsageError } from '../errors.js'
 import { FormParams } from '../http/form.js'
 import { type Finding, hasLintErrors, lintConfig } from '../policy/lint.js'
 import { formatFindings, LINT_FORMATS, type LintFormat } from '../policy/lint-format.js'
+import { type CliIo, defineCommand, loaded, processIo, runCli } from './command.js'
+import { CONFIG_FLAG, DEFAULT_BROKER_URL } from './common-flags.js'
 import { decodeToken, explainToken, providerForIssuer } from './policy-explain.js'
+import { runPolicyTest } from './policy-test.js'
 import { readTokenArg } from './token-arg.js'
 
-/** Streams and dependencies of the policy commands (injected by tests). */
-export interface PolicyIo {
-  readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean }
-  readonly stderr: { write(text: string): unknown }
-  readonly stdin: NodeJS.ReadableStream
-  readonly fetch: typeof globalThis.fetch
-  /** Epoch ms. */
-  readonly now: () => number
-}
-
-const USAGE = `usage: tessera policy lint [F] [--format human|json|github]
-       tessera policy explain [F] --token T|@file|- [--audience A]… [--resource R]… [--verify]
-
-  F defaults to the built-in example config (as for tessera serve).
-  lint exits 1 when there are errors; explain exits 1 when the broker would refuse the token.
-`
-
 /** The base URL the built-in example uses when no config is given (serve's default). */
-const BUILTIN_BASE_URL = 'http://127.0.0.1:8787'
+const BUILTIN_BASE_URL = DEFAULT_BROKER_URL
 
 async function load(file: string | undefined): Promise<LoadedConfig> {
   if (file === undefined) return loadConfigText(builtinConfigText(BUILTIN_BASE_URL), 'built-in example')
   return loadConfigFile(file)
 }
 
-function configFile(positionals: string[], flag: string | undefined): string | undefined {
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`)
+function configFile(positionals: readonly string[], flag: string | undefined): string | undefined {
   if (positionals.length === 1 && flag !== undefined) throw new UsageError('give the config file once')
   return positionals[0] ?? flag
 }
@@ -55,31 +39,7 @@ function configErrorText(error: ConfigError, format: LintFormat): string {
     .join('')
 }
 
-async function runLint(argv: string[], io: PolicyIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { format: { type: 'string', default: 'human' }, config: { type: 'string', short: 'c' } },
-    allowPositionals: true,
-    strict: true,
-  })
-  const format = values.format as LintFormat
-  if (!LINT_FORMATS.includes(format))
-    throw new UsageError(`--format must be one of ${LINT_FORMATS.join(', ')}`)
-  const file = configFile(positionals, values.config)
-  let loaded: LoadedConfig
-  try {
-    loaded = await load(file)
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    io.stdout.write(configErrorText(error, format))
-    return 1
-  }
-  const findings = lintConfig(loaded.config, loaded)
-  io.stdout.write(formatFindings(findings, format, { color: io.stdout.isTTY === true }))
-  return hasLintErrors(findings) ? 1 : 0
-}
-
-async function verifyToken(loaded: LoadedConfig, token: string, io: PolicyIo) {
+async function verifyToken(loaded: LoadedConfig, token: string, io: CliIo) {
   try {
     const provider = providerForIssuer(loaded.config, decodeToken(token).payload.iss)
     if (provider?.kind !== 'oidc') return { error: 'no oidc provider trusts this issuer' }
@@ -102,68 +62,114 @@ async function verifyToken(loaded: LoadedConfig, token: string, io: PolicyIo) {
   }
 }
 
-async function runExplain(argv: string[], io: PolicyIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      token: { type: 'string', short: 't' },
-      audience: { type: 'string', multiple: true, default: [] },
-      resource: { type: 'string', multiple: true, default: [] },
-      verify: { type: 'boolean', default: false },
-      config: { type: 'string', short: 'c' },
-    },
-    allowPositionals: true,
-    strict: true,
-  })
-  if (values.token === undefined) throw new UsageError('--token T|@file|- is required')
-  const loaded = await load(configFile(positionals, values.config))
-  const token = await readTokenArg(values.token, io.stdin)
-  try {
-    decodeToken(token)
-  } catch (error) {
-    io.stderr.write(`tessera policy explain: ${(error as Error).message}\n`)
-    return 1
-  }
-  const verified = values.verify ? await verifyToken(loaded, token, io) : undefined
-  const { text, allowed } = explainToken({
-    config: loaded.config,
-    token,
-    audiences: values.audience,
-    resources: values.resource,
-    now: io.now(),
-    color: io.stdout.isTTY === true,
-    ...(verified ? { verified } : {}),
-  })
-  io.stdout.write(text)
-  return allowed ? 0 : 1
-}
-
-/** `tessera policy lint|explain …`; returns the process exit code (2 for usage errors). */
-export async function runPolicy(argv: string[], io: Partial<PolicyIo> = {}): Promise<number> {
-  const full: PolicyIo = {
-    stdout: io.stdout ?? process.stdout,
-    stderr: io.stderr ?? process.stderr,
-    stdin: io.stdin ?? process.stdin,
-    fetch: io.fetch ?? globalThis.fetch,
-    now: io.now ?? Date.now,
-  }
-  const [command, ...rest] = argv
-  try {
-    if (command === 'lint') return await runLint(rest, full)
-    if (command === 'explain') return await runExplain(rest, full)
-    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      full.stdout.write(USAGE)
-      return command === undefined ? 2 : 0
+/** `tessera policy lint [F]`: findings; exit 1 on errors. */
+export const policyLintCommand = defineCommand({
+  name: 'policy lint',
+  summary: 'check a config for risky or broken policies (exit 1 on errors)',
+  synopsis: '[F] [--format human|json|github]',
+  positionals: ['F'],
+  flags: {
+    config: CONFIG_FLAG,
+    format: { type: 'string', default: 'human', value: 'F', help: `output: ${LINT_FORMATS.join(', ')}` },
+  },
+  examples: ['tessera policy lint tessera.yaml', 'tessera policy lint tessera.yaml --format github'],
+  notes: 'F (or --config F) defaults to the built-in example config (as for tessera serve).',
+  async run({ values, positionals }, io) {
+    const format = values.format as LintFormat
+    if (!LINT_FORMATS.includes(format))
+      throw new UsageError(`--format must be one of ${LINT_FORMATS.join(', ')}`)
+    const file = configFile(positionals, values.config)
+    let loaded: LoadedConfig
+    try {
+      loaded = await load(file)
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      io.stdout.write(configErrorText(error, format))
+      return 1
     }
-    throw new UsageError(`unknown policy command "${command}"`)
-  } catch (error) {
-    // parseArgs reports unknown or malformed options with a TypeError carrying a code.
-    const usage =
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
-    if (!usage) throw error
-    full.stderr.write(`tessera policy: ${(error as Error).message}\n${USAGE}`)
-    return 2
-  }
+    const findings = lintConfig(loaded.config, loaded)
+    io.stdout.write(formatFindings(findings, format, { color: io.stdout.isTTY === true }))
+    return hasLintErrors(findings) ? 1 : 0
+  },
+})
+
+/** `tessera policy explain [F] --token T`: per policy and claim, what matched and why not. */
+export const policyExplainCommand = defineCommand({
+  name: 'policy explain',
+  summary: 'show, per policy and per claim, why the broker would accept or refuse a token',
+  synopsis: '[F] --token T|@file|- [--audience A]… [--resource R]… [--verify]',
+  positionals: ['F'],
+  flags: {
+    config: CONFIG_FLAG,
+    token: { type: 'string', short: 't', value: 'T|@file|-', help: 'the subject token to explain' },
+    audience: { type: 'string', multiple: true, default: [], value: 'A', help: 'the audience requested' },
+    resource: { type: 'string', multiple: true, default: [], value: 'R', help: 'the resource requested' },
+    verify: { type: 'boolean', default: false, help: 'also verify the signature (fetches the JWKS)' },
+  },
+  examples: [
+    'tessera policy explain tessera.yaml --token @token.jwt --audience https://api.example.com',
+    'tessera dev-token --sub someone | tessera policy explain --token -',
+  ],
+  notes: 'Exit 1 when the broker would refuse the token. Never contacts the broker.',
+  async run({ values, positionals }, io) {
+    if (values.token === undefined) throw new UsageError('--token T|@file|- is required')
+    const loaded = await load(configFile(positionals, values.config))
+    const token = await readTokenArg(values.token, io.stdin)
+    try {
+      decodeToken(token)
+    } catch (error) {
+      io.stderr.write(`tessera policy explain: ${(error as Error).message}\n`)
+      return 1
+    }
+    const verified = values.verify ? await verifyToken(loaded, token, io) : undefined
+    const { text, allowed } = explainToken({
+      config: loaded.config,
+      token,
+      audiences: values.audience,
+      resources: values.resource,
+      now: io.now(),
+      color: io.stdout.isTTY === true,
+      ...(verified ? { verified } : {}),
+    })
+    io.stdout.write(text)
+    return allowed ? 0 : 1
+  },
+})
+
+/** `tessera policy test [F]`: runs the config's policy tests; exit 1 on a failure, 2 on an invalid file. */
+export const policyTestCommand = defineCommand({
+  name: 'policy test',
+  summary: 'run policy tests (expected allows and denials) against a config, without a broker',
+  synopsis: '[F] [--tests PATH] [--format human|json|github]',
+  positionals: ['F'],
+  flags: {
+    config: CONFIG_FLAG,
+    tests: { type: 'string', value: 'PATH', help: 'a test file, or a folder searched for *.test.yaml' },
+    format: { type: 'string', default: 'human', value: 'F', help: 'output: human, json, github' },
+  },
+  examples: [
+    'tessera policy test tessera.yaml',
+    'tessera policy test tessera.yaml --tests policies/ --format github',
+  ],
+  notes:
+    'Default tests: <F name>.test.yaml or tessera.test.yaml beside F. Exit 1 when a test fails, 2 when a\nconfig or test file is invalid.',
+  async run({ values, positionals }, io) {
+    const argv = [
+      ...positionals,
+      ...(values.config === undefined ? [] : ['--config', values.config]),
+      ...(values.tests === undefined ? [] : ['--tests', values.tests]),
+      '--format',
+      values.format,
+    ]
+    return runPolicyTest(argv, { stdout: io.stdout, stderr: io.stderr, load, configFile })
+  },
+})
+
+const POLICY_COMMANDS = [policyLintCommand, policyExplainCommand, policyTestCommand]
+
+/** `tessera policy lint|explain|test …` with some of the io injected (tests). */
+export function runPolicy(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  return runCli(POLICY_COMMANDS.map(loaded), ['policy', ...argv], { ...processIo(), ...io })
 }
 
 function startupLine(f: Finding): string {

@@ -1,4 +1,7 @@
 import { createReadStream } from 'node:fs'
+import { UsageError } from '../errors.js'
+import { readCapped } from '../http/read-capped.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 
 const MAX_TOKEN_BYTES = 1024 * 1024
 
@@ -10,23 +13,27 @@ export async function readTokenArg(
   let text = value
   if (value === '-') text = await readStream(stdin, 'the token on stdin')
   // Streamed with the same cap: `@/dev/zero` or a huge file must not exhaust memory.
-  else if (value.startsWith('@')) text = await readStream(createReadStream(value.slice(1)), value.slice(1))
+  else if (value.startsWith('@')) text = await readFile(value.slice(1))
   const token = text.trim()
-  if (!token) throw new Error('the token is empty')
+  if (!token) throw new UsageError('the token is empty')
   return token
 }
 
 async function readStream(stream: NodeJS.ReadableStream, what: string): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of stream) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)
-    size += buf.length
-    if (size > MAX_TOKEN_BYTES) {
-      if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy()
-      throw new Error(`${what} is larger than 1 MiB`)
-    }
-    chunks.push(buf)
+  const bytes = await readCapped(stream as AsyncIterable<Uint8Array | string>, MAX_TOKEN_BYTES)
+  if (bytes === undefined) throw new UsageError(`${what} is larger than 1 MiB`)
+  const text = decodeUtf8(bytes)
+  if (text === undefined) throw new UsageError(`${what} is not UTF-8 text`)
+  return text
+}
+
+/** A token file; a path that cannot be read is a mistake in the command line (exit 2). */
+async function readFile(path: string): Promise<string> {
+  try {
+    return await readStream(createReadStream(path), path)
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    const code = (error as { code?: unknown }).code
+    throw new UsageError(`cannot read ${path}: ${typeof code === 'string' ? code : (error as Error).message}`)
   }
-  return Buffer.concat(chunks).toString('utf8')
 }

@@ -17,8 +17,14 @@ export type AwsCredentialsOutput = z.output<typeof AwsCredentialsOutputSchema>
 /** Checks a token response body before printing it; throws with a readable message when it is not AWS credentials. */
 export function parseAwsCredentialsOutput(body: unknown): AwsCredentialsOutput {
   const parsed = AwsCredentialsOutputSchema.safeParse(body)
-  if (!parsed.success) throw new Error('the broker did not answer with AWS credentials')
-  return parsed.data
+  if (parsed.success) return parsed.data
+  // The grant is chosen by audience/resource, so a token grant answers with a token here.
+  const granted = (body as { access_token?: unknown } | null)?.access_token
+  throw new Error(
+    typeof granted === 'string'
+      ? 'the broker granted an access token, not AWS credentials: use --format json or token (the grant is chosen by --audience or --resource)'
+      : 'the broker did not answer with AWS credentials',
+  )
 }
 
 /** AWS CLI / SDK `credential_process` JSON (Version 1). */

@@ -31,7 +31,7 @@ export async function signedCallerIdentityToken(
   // No region configured: the global endpoint, which AWS signs as us-east-1.
   const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION
   if (region !== undefined && !REGION_RE.test(region))
-    throw new Error(`"${region}" is not an AWS region name`)
+    throw new Error(`'${region}' is not an AWS region name`)
   if (opts.serverId !== undefined && !/^[\x20-\x7e]{1,256}$/.test(opts.serverId)) {
     throw new Error('the server id must be 1-256 printable ASCII characters')
   }

@@ -1,5 +1,6 @@
 import * as z from 'zod'
-import { isLoopbackHost } from '../config/url.js'
+import { urlProblem } from '../config/url.js'
+import { fetchBroker } from './reach-broker.js'
 
 const TIMEOUT_MS = 10_000
 export type EndpointName = 'token_endpoint' | 'revocation_endpoint' | 'introspection_endpoint'
@@ -15,10 +16,11 @@ export async function discoverEndpoint(
   fetchImpl: typeof globalThis.fetch = globalThis.fetch,
 ): Promise<string> {
   const base = brokerUrl.replace(/\/+$/, '')
-  const res = await fetchImpl(`${base}/.well-known/oauth-authorization-server`, {
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-    redirect: 'error',
-  })
+  const res = await fetchBroker(
+    `${base}/.well-known/oauth-authorization-server`,
+    { signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' },
+    fetchImpl,
+  )
   if (!res.ok) throw new Error(`${base}: metadata request failed with HTTP ${res.status}`)
   const meta = z
     .object({ issuer: z.string(), [name]: z.string() })
@@ -28,9 +30,10 @@ export async function discoverEndpoint(
   // An issuer may be published with a trailing slash; `base` never has one.
   if (issuer.replace(/\/+$/, '') !== base)
     throw new Error(`${base}: metadata names another issuer (${issuer})`)
-  const endpoint = new URL(meta.data[name] as string)
+  const text = meta.data[name] as string
+  const problem = urlProblem(text, name)
+  if (problem) throw new Error(`${base}: ${problem}`)
+  const endpoint = new URL(text)
   if (endpoint.origin !== new URL(base).origin) throw new Error(`${base}: ${name} is on another origin`)
-  if (endpoint.protocol !== 'https:' && !isLoopbackHost(endpoint.hostname))
-    throw new Error(`${name} must use https`)
   return endpoint.href
 }

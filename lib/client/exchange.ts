@@ -1,5 +1,6 @@
 import { TOKEN_EXCHANGE_GRANT } from '../assertion/token-types.js'
 import { ExchangeFailed } from '../errors.js'
+import { fetchBroker } from './reach-broker.js'
 
 export interface ExchangeParams {
   readonly subjectToken: string
@@ -12,6 +13,8 @@ export interface ExchangeParams {
   readonly requestedTokenType?: string | undefined
   /** Extra form parameters some kinds need (e.g. `nonce`). */
   readonly extra?: Readonly<Record<string, string>> | undefined
+  /** A DPoP proof for POST to the token endpoint (RFC 9449): the token is then bound to its key. */
+  readonly dpopProof?: string | undefined
 }
 
 const TIMEOUT_MS = 10_000
@@ -36,13 +39,31 @@ export async function requestExchange(
   if (p.scope) form.set('scope', p.scope)
   if (p.requestedTokenType) form.set('requested_token_type', p.requestedTokenType)
   for (const [k, v] of Object.entries(p.extra ?? {})) form.set(k, v)
-  const res = await fetchImpl(tokenEndpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: form.toString(),
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-    redirect: 'error',
-  })
+  return postTokenForm(tokenEndpoint, form, fetchImpl, p.dpopProof)
+}
+
+/** POSTs a form to the token endpoint (with a DPoP proof when given); the JSON body, or ExchangeFailed. */
+export async function postTokenForm(
+  tokenEndpoint: string,
+  form: URLSearchParams,
+  fetchImpl = globalThis.fetch,
+  dpopProof?: string | undefined,
+): Promise<Record<string, unknown>> {
+  const res = await fetchBroker(
+    tokenEndpoint,
+    {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...(dpopProof === undefined ? {} : { dpop: dpopProof }),
+      },
+      body: form.toString(),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      redirect: 'error',
+    },
+    fetchImpl,
+  )
   let body: Record<string, unknown>
   try {
     body = (await res.json()) as Record<string, unknown>
@@ -54,6 +75,7 @@ export async function requestExchange(
       String(body.error ?? 'unknown_error'),
       String(body.error_description ?? ''),
       res.status,
+      body,
     )
   }
   return body

@@ -16,7 +16,7 @@ export const DurationSchema = z.string().transform((text, ctx) => {
   if (seconds === undefined) {
     ctx.addIssue({
       code: 'custom',
-      message: `"${text}" is not a duration: use an integer and s, m, h or d (e.g. 90s, 15m)`,
+      message: `'${text}' is not a duration: use an integer and s, m, h or d (e.g. 90s, 15m)`,
     })
     return z.NEVER
   }

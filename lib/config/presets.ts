@@ -1,6 +1,8 @@
+import { type AlternateSub, alternateGithubSub } from '../policy/github-subject.js'
+
 /**
- * Provider presets: issuer defaults and the claims that pin one workload (DESIGN "Presets and
- * identity claims"). `knownClaims` feeds the lint rule for misspelt claim names.
+ * Provider presets: issuer defaults and the claims that pin one workload (docs/policies.md
+ * "Presets"). `knownClaims` feeds the lint rule for misspelt claim names.
  */
 export interface Preset {
   readonly issuer?: string
@@ -19,6 +21,12 @@ export interface Preset {
   readonly nonStringClaims?: readonly string[]
   /** Claims naming something re-registrable → the immutable id claim that pins it (lint). */
   readonly namePins?: Readonly<Record<string, string>>
+  /**
+   * The issuer writes `sub` in two forms (GitHub: by name, or with immutable ids since 2026-06-18):
+   * the token's subject in the other form, so explain and `policy test` can tell a denial that is
+   * only a difference of form.
+   */
+  readonly alternateSub?: (claims: Readonly<Record<string, unknown>>) => AlternateSub | undefined
 }
 
 export const PRESET_NAMES = [
@@ -32,6 +40,16 @@ export const PRESET_NAMES = [
 export type PresetName = (typeof PRESET_NAMES)[number]
 
 const STANDARD_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']
+
+/** The signed `google.compute_engine` fields a GCP instance token also carries at top level. */
+export const GCP_INSTANCE_FIELDS = [
+  'instance_id',
+  'instance_name',
+  'project_id',
+  'project_number',
+  'zone',
+  'instance_creation_timestamp',
+] as const
 
 const GCP_INSTANCE: Preset = {
   issuer: 'https://accounts.google.com',
@@ -58,12 +76,7 @@ const GCP_INSTANCE: Preset = {
     'azp',
     'email',
     'email_verified',
-    'instance_id',
-    'instance_name',
-    'project_id',
-    'project_number',
-    'zone',
-    'instance_creation_timestamp',
+    ...GCP_INSTANCE_FIELDS,
     'google.compute_engine.instance_id',
     'google.compute_engine.instance_name',
     'google.compute_engine.project_id',
@@ -82,6 +95,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     knownClaimPrefixes: ['repo_property_'],
     nonStringClaims: [],
     namePins: { repository: 'repository_id', repository_owner: 'repository_owner_id' },
+    alternateSub: alternateGithubSub,
     knownClaims: [
       ...STANDARD_CLAIMS,
       'actor',
@@ -206,7 +220,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   gcp: GCP_INSTANCE,
 }
 
-/** Identity claims of the non-OIDC provider kinds (DESIGN "Presets and identity claims"). */
+/** Identity claims of the non-OIDC provider kinds (docs/policies.md "Presets"). */
 export const KIND_IDENTITY_CLAIMS: Readonly<Record<'aws-iam' | 'aws-ec2' | 'azure-imds', readonly string[]>> =
   {
     'aws-iam': ['sub', 'arn', 'role', 'principal_id'],

@@ -2,6 +2,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 import * as z from 'zod'
 import type { VerifiedSubject } from '../assertion/types.js'
 import { awsClientConfig, isThrottlingAwsError, withDeadline } from '../aws/retry.js'
+import { packSessionPolicy } from '../config/aws-grant.js'
 import type { AwsGrant } from '../config/schema.js'
 import {
   BrokerError,
@@ -10,17 +11,8 @@ import {
   InvalidTarget,
   TemporarilyUnavailable,
 } from '../errors.js'
-import { packSessionPolicy, renderSessionTags, renderSourceIdentity, roleSessionName } from './aws-session.js'
+import { renderSessionTags, renderSourceIdentity, roleSessionName } from './aws-session.js'
 import type { MintContext, Minter } from './minter.js'
-
-// Config-load checks live with the session rules (no SDK import), re-exported here for the loader.
-export {
-  type AwsGrantIssue,
-  awsGrantIssues,
-  MAX_SESSION_POLICY_CHARS,
-  packSessionPolicy,
-  validateAwsGrant,
-} from './aws-session.js'
 
 export const AWS_CREDENTIALS_TOKEN_TYPE = 'urn:tessera:params:oauth:token-type:aws-credentials'
 const MIN_DURATION = 900
@@ -63,7 +55,7 @@ export function assumeRoleInput(grant: AwsGrant, subject: VerifiedSubject, polic
   const sessionPolicy = grant.sessionPolicy === undefined ? undefined : packSessionPolicy(grant.sessionPolicy)
   if (grant.sessionPolicy !== undefined && sessionPolicy === undefined) {
     // Config load refuses this; reaching it means the loader was bypassed.
-    throw new InvalidRequest(`policy "${policy}" has a session policy that is not a JSON object`)
+    throw new InvalidRequest(`policy '${policy}' has a session policy that is not a JSON object`)
   }
   // Provider-qualified: the same `sub` from two issuers (two clusters' service accounts) must not
   // share a session name or source identity, which IAM conditions grant on.
@@ -146,27 +138,27 @@ export function mapStsError(err: unknown, policy: string): BrokerError {
     case 'AccessDenied':
     case 'AccessDeniedException':
       return new InvalidTarget(
-        `STS refused to let Tessera assume the role of policy "${policy}" (AccessDenied): the role's trust policy must allow sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity for Tessera`,
+        `STS refused to let Tessera assume the role of policy '${policy}' (AccessDenied): the role's trust policy must allow sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity for Tessera`,
       ).withDetail(detail)
     case 'RegionDisabledException':
       return new InvalidTarget(
-        `STS is not activated in this region for the account of the role of policy "${policy}"`,
+        `STS is not activated in this region for the account of the role of policy '${policy}'`,
       ).withDetail(detail)
     case 'PackedPolicyTooLarge':
     case 'PackedPolicyTooLargeException':
       return new InvalidRequest(
-        `policy "${policy}": the session policy and session tags exceed STS's packed size limit (PackedPolicyTooLarge)`,
+        `policy '${policy}': the session policy and session tags exceed STS's packed size limit (PackedPolicyTooLarge)`,
       ).withDetail(detail)
     case 'MalformedPolicyDocument':
     case 'MalformedPolicyDocumentException':
       return new InvalidRequest(
-        `policy "${policy}": STS rejected its session policy as malformed`,
+        `policy '${policy}': STS rejected its session policy as malformed`,
       ).withDetail(detail)
     case 'ValidationError':
       // Not transient (e.g. a duration above the role's MaxSessionDuration, or over 1 h when Tessera's own
       // credentials come from a role — role chaining): retrying cannot help, so no 503.
       return new InvalidTarget(
-        `STS refused the AssumeRole parameters of policy "${policy}" (e.g. a duration above the role's maximum session duration)`,
+        `STS refused the AssumeRole parameters of policy '${policy}' (e.g. a duration above the role's maximum session duration)`,
       ).withDetail(detail)
     default:
       if (isThrottlingAwsError(err))

@@ -30,7 +30,15 @@ export function createTokenMinter(opts: { issuer: string; keys: KeyRing }): Mint
           expires_in: grant.ttl,
           ...(scope ? { scope } : {}),
         },
-        granted: { audience: grant.audience, scope, ttl: grant.ttl, jti: minted.jti, kid: signer.kid },
+        granted: {
+          audience: grant.audience,
+          scope,
+          ttl: grant.ttl,
+          jti: minted.jti,
+          kid: signer.kid,
+          // The key a DPoP-bound token is bound to (a public thumbprint), so the audit log can tell.
+          ...(ctx.tokenType === 'DPoP' ? { token_type: 'DPoP', cnf: ctx.extraClaims?.cnf } : {}),
+        },
       }
     },
   }

@@ -1,6 +1,7 @@
 import { authenticateAdmin } from '../admin/authenticate.js'
 import type { AdminDeps } from '../admin/deps.js'
 import { type IssuedClaims, isIssuedTokenRevoked, verifyIssuedToken } from '../admin/verify-access-token.js'
+import { tokenHash } from '../assertion/token-hash.js'
 import { InvalidRequest, MethodNotAllowed, TokenRejected } from '../errors.js'
 import { parseForm } from '../http/form.js'
 import { jsonResponse } from '../http/respond.js'
@@ -13,11 +14,22 @@ import type { HttpRequest, HttpResponse } from '../http/types.js'
  */
 export async function introspect(deps: AdminDeps, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
-  await authenticateAdmin(deps, req.headers, 'tessera:introspect', req.requestId)
+  const caller = await authenticateAdmin(deps, req.headers, 'tessera:introspect', req.requestId)
   const form = parseForm(req.headers['content-type'], req.body)
   const token = form.get('token')
   if (token === undefined) throw new InvalidRequest('the token parameter is required')
   const claims = await activeClaims(deps, token)
+  // Who looked at which token: the answer reveals a token's claims, so every one is on record.
+  deps.audit?.emit({
+    event: 'token.introspected',
+    level: 'INFO',
+    request_id: req.requestId,
+    time: new Date(deps.now()).toISOString(),
+    by: `${caller.client_id}/${caller.sub}`,
+    token_sha256: tokenHash(token),
+    active: claims !== undefined,
+    ...(claims ? { jti: claims.jti, policy: claims.client_id } : {}),
+  })
   return jsonResponse(200, claims ? activeBody(claims) : { active: false }, req.requestId)
 }
 
@@ -47,6 +59,7 @@ function activeBody(c: IssuedClaims): Record<string, unknown> {
     ...(c.nbf === undefined ? {} : { nbf: c.nbf }),
     jti: c.jti,
     idp: c.idp,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a bound token is introspected with its confirmation.
+    ...(c.cnf === undefined ? { token_type: 'Bearer' } : { token_type: 'DPoP', cnf: c.cnf }),
   }
 }

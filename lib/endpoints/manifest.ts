@@ -2,6 +2,7 @@ import type { AdminScope } from '../admin/authenticate.js'
 import type { Broker } from '../broker.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { exchangeToken } from '../token/exchange.js'
+import { approvalsEndpoint } from './approvals.js'
 import { healthEndpoint } from './health.js'
 import { introspect } from './introspect.js'
 import { inventoryEndpoint } from './inventory.js'
@@ -49,7 +50,7 @@ export const ENDPOINTS = [
     methods: ['POST'],
     core: exchangeToken,
     // Replay PutItem, instance binding GetItem/PutItem, revocation list Query, Azure nonce PutItem,
-    // usage records UpdateItem; an aws-iam caller's GetCallerIdentity is sent with the caller's own
+    // approval requests PutItem and their polls GetItem/PutItem, usage records UpdateItem; an aws-iam caller's GetCallerIdentity is sent with the caller's own
     // signature.
     aws: {
       dynamodb: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -100,6 +101,19 @@ export const ENDPOINTS = [
     // The usage, binding and revocation partitions. On Lambda this function records no usage of its
     // own (token does), so it has nothing pending to write first.
     aws: { dynamodb: ['dynamodb:Query'], kms: KEY_RING },
+  },
+  {
+    name: 'approvals',
+    paths: ['/approvals', '/approvals/{id}'],
+    methods: ['GET', 'POST'],
+    core: approvalsEndpoint,
+    adminScope: 'tessera:approve',
+    // The approvers' index Query and a GetItem per listed request; a decision's GetItem and
+    // conditional PutItem, and the DeleteItem of its index entry; the revocation list Query.
+    aws: {
+      dynamodb: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      kms: KEY_RING,
+    },
   },
   {
     name: 'health',

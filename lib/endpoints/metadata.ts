@@ -1,5 +1,6 @@
-import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
+import { CIBA_GRANT, TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
 import type { Broker } from '../broker.js'
+import { DPOP_ALGORITHMS } from '../dpop/proof.js'
 import { MethodNotAllowed } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
@@ -23,7 +24,7 @@ export function serverMetadata(broker: Broker): Record<string, unknown> {
     jwks_uri: endpointUrl(issuer, '/.well-known/jwks.json'),
     introspection_endpoint: endpointUrl(issuer, '/introspect'),
     revocation_endpoint: endpointUrl(issuer, '/revoke'),
-    grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+    grant_types_supported: [TOKEN_EXCHANGE_GRANT, CIBA_GRANT],
     // RFC 8414 requires the member; Tessera has no authorization endpoint, so no response type.
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['none'],
@@ -31,6 +32,7 @@ export function serverMetadata(broker: Broker): Record<string, unknown> {
     subject_token_types_supported: [...broker.verifiers.keys()].sort(),
     issued_token_types_supported: [TokenTypes.accessToken, TokenTypes.jwt, TokenTypes.awsCredentials],
     access_token_signing_alg_values_supported: [broker.keys.active.alg],
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   }
 }
 

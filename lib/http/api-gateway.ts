@@ -2,6 +2,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { InvalidRequest } from '../errors.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 import type { HttpRequest, HttpResponse } from './types.js'
 
 /** The fields of an API Gateway HTTP API (payload v2) event that Tessera reads. */
@@ -48,15 +49,11 @@ export function toHttpRequest(event: HttpApiEvent, requestId: string): HttpReque
   }
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true })
-
 /** A request body as strict UTF-8 (Lambda and the local server alike): bad bytes are a 400, never U+FFFD. */
 export function decodeUtf8Body(bytes: Uint8Array): string {
-  try {
-    return UTF8.decode(bytes)
-  } catch {
-    throw new InvalidRequest('the request body is not valid UTF-8')
-  }
+  const text = decodeUtf8(bytes)
+  if (text === undefined) throw new InvalidRequest('the request body is not valid UTF-8')
+  return text
 }
 
 export function toHttpApiResult(res: HttpResponse): HttpApiResult {

@@ -1,4 +1,6 @@
 import { FetchFailure } from '../errors.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
+import { readCapped } from './read-capped.js'
 
 export interface BoundedFetchOptions {
   readonly fetch: typeof globalThis.fetch
@@ -26,8 +28,6 @@ export interface BoundedResponse {
 
 /** JSON media types: application/json and any +json suffix. */
 export const JSON_CONTENT_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * Fetches with a deadline, a body size cap enforced while streaming, a status allowlist, an
@@ -84,48 +84,18 @@ export async function fetchBounded(url: string, opts: BoundedFetchOptions): Prom
       controller.abort()
       throw new FetchFailure('too-large', `response exceeds ${opts.maxBytes} bytes`)
     }
-    let text: string
-    try {
-      text = utf8.decode(bytes)
-    } catch {
-      throw new FetchFailure('content-type', 'response body is not valid UTF-8')
-    }
+    const text = decodeUtf8(bytes)
+    if (text === undefined) throw new FetchFailure('content-type', 'response body is not valid UTF-8')
     return { status: response.status, headers: response.headers, text }
   } finally {
     clearTimeout(timer)
   }
 }
 
-/**
- * Reads a response body while it streams in; past `maxBytes` it cancels the stream (the rest is
- * never downloaded) and returns undefined. Stream failures are thrown as they are.
- */
-export async function readBodyCapped(response: Response, maxBytes: number): Promise<Uint8Array | undefined> {
-  if (!response.body) return new Uint8Array()
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      total += value.byteLength
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined)
-        return undefined
-      }
-      chunks.push(value)
-    }
-  } finally {
-    reader.releaseLock()
-  }
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
+/** Reads a response body while it streams in, up to `maxBytes` (undefined beyond: see readCapped). */
+export function readBodyCapped(response: Response, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (!response.body) return Promise.resolve(new Uint8Array())
+  return readCapped(response.body as unknown as AsyncIterable<Uint8Array>, maxBytes)
 }
 
 async function discard(response: Response): Promise<void> {

@@ -54,7 +54,7 @@ export function parseForm(
     const list = values.get(name)
     if (!list) values.set(name, [value])
     else if (repeatable.has(name)) list.push(value)
-    else throw new InvalidRequest(`parameter "${printable(name)}" is repeated`)
+    else throw new InvalidRequest(`parameter '${printable(name)}' is repeated`)
   }
   return new FormParams(values)
 }
@@ -80,5 +80,5 @@ function decodeComponent(raw: string): string {
 
 /** A parameter name safe to echo: short, printable. */
 function printable(name: string): string {
-  return name.length > 40 ? `${name.slice(0, 40)}…` : name
+  return name.length > 40 ? `${name.slice(0, 40)}...` : name
 }

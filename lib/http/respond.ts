@@ -32,12 +32,13 @@ export function errorResponse(err: unknown, requestId: string): HttpResponse {
   const status = e?.status ?? 500
   const code = e?.code ?? 'server_error'
   const description = describable(e?.expose ? e.message : 'internal error')
-  return jsonResponse(
-    status,
-    { error: code, error_description: `${description} (request id: ${requestId})` },
-    requestId,
-    e?.headers ?? {},
-  )
+  const body: Record<string, unknown> = {
+    error: code,
+    error_description: `${description} (request id: ${requestId})`,
+  }
+  // Protocol members some errors carry (auth_req_id, interval, …); they never replace the two above.
+  if (e?.expose) for (const [k, v] of Object.entries(e.members)) if (!(k in body)) body[k] = v
+  return jsonResponse(status, body, requestId, e?.headers ?? {})
 }
 
 /** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E; anything else becomes '?'. */

@@ -8,6 +8,8 @@ export function grantedItems(grant: ResolvedGrant): string[] {
       return [...grant.scopes]
     case 'aws':
       return [grant.roleArn]
+    case 'github':
+      return Object.entries(grant.permissions).map(([name, level]) => `${name}:${level}`)
     default:
       return []
   }

@@ -28,7 +28,7 @@ async function openSigner(ref: KeyRef, alg: SigningConfig['algorithm'], baseDir?
     const path = baseDir && !ref.local.startsWith('/') ? `${baseDir}/${ref.local}` : ref.local
     return createLocalSigner(await loadOrCreateKeyFile(path, alg), alg)
   }
-  // KMS branch (issue 4): one GetPublicKey at start-up, one Sign per token.
+  // KMS branch: one GetPublicKey at start-up, one Sign per token.
   const { createKmsSigner } = await import('./kms-signer.js')
   return createKmsSigner(ref.kms, alg)
 }

@@ -1,18 +1,36 @@
 /**
  * Claim lookup over untrusted token claims. Only own properties are read, so names such as
  * `__proto__`, `constructor` or `toString` can never reach Object.prototype.
+ *
+ * A dotted name is resolved level by level, and at each level the longest literal key that is
+ * present wins: `kubernetes.io.namespace` finds `{"kubernetes.io": {"namespace": …}}` (Kubernetes
+ * projected service-account tokens), `{"kubernetes.io.namespace": …}` and
+ * `{"kubernetes": {"io": {"namespace": …}}}` alike. docs/policies.md states the rule.
  */
 
-/** A claim name prepared once at compile time: the literal key, and its dotted path if any. */
+/** A claim name prepared once at compile time: the literal key, and its dotted segments if any. */
 export interface ClaimName {
   readonly name: string
   /** Segments of a dotted name (`google.compute_engine.instance_id`); undefined when no dot. */
   readonly path: readonly string[] | undefined
+  /**
+   * For each segment index, the keys that may start there, longest first, each with the index
+   * of the segment after it: `a.b.c` at 0 gives `a.b.c`→3, `a.b`→2, `a`→1.
+   */
+  readonly candidates: readonly (readonly { readonly key: string; readonly next: number }[])[]
 }
 
 /** Prepares a configured claim name for lookup. */
 export function parseClaimName(name: string): ClaimName {
-  return { name, path: name.includes('.') ? name.split('.') : undefined }
+  if (!name.includes('.')) return { name, path: undefined, candidates: [] }
+  const path = name.split('.')
+  const candidates = path.map((_, start) =>
+    path
+      .slice(start)
+      .map((_segment, i) => ({ key: path.slice(start, start + i + 1).join('.'), next: start + i + 1 }))
+      .reverse(),
+  )
+  return { name, path, candidates }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -20,8 +38,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Reads a claim: the literal key first; when absent and the name is dotted, walks nested objects
- * (never arrays). Returns undefined when the claim is missing.
+ * Reads a claim: the literal key first; for a dotted name, walks nested objects (never arrays),
+ * taking at each level the longest present key made of the next segments joined by dots.
+ * Returns undefined when the claim is missing.
  */
 export function lookupClaim(claims: unknown, claim: ClaimName): unknown {
   if (!isRecord(claims)) return undefined
@@ -29,9 +48,14 @@ export function lookupClaim(claims: unknown, claim: ClaimName): unknown {
   const path = claim.path
   if (path === undefined) return undefined
   let current: unknown = claims
-  for (const segment of path) {
-    if (!isRecord(current) || !Object.hasOwn(current, segment)) return undefined
-    current = current[segment]
+  let index = 0
+  while (index < path.length) {
+    if (!isRecord(current)) return undefined
+    const level = current
+    const found = claim.candidates[index]?.find((c) => Object.hasOwn(level, c.key))
+    if (found === undefined) return undefined
+    current = level[found.key]
+    index = found.next
   }
   return current
 }

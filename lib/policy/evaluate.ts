@@ -1,12 +1,14 @@
 import { lookupClaim } from './claims.js'
-import type { CompiledPolicies, CompiledPolicy, ProviderPolicies } from './compile.js'
+import type { CompiledCheck, CompiledPolicies, CompiledPolicy, ProviderPolicies } from './compile.js'
 import {
+  grantKindMismatch,
   NO_POLICY_MATCHES,
   noGrantForTarget,
   SEVERAL_POLICIES_MATCH,
   scopeNotGranted,
 } from './format-denial.js'
-import type { ClaimCheck, Decision, PolicyRequest, PolicyTrace, ResolvedGrant } from './types.js'
+import { githubCoversScopes, githubOffers, parentUrl, resolveGithubGrant } from './github-target.js'
+import type { ClaimCheck, Decision, GrantKind, PolicyRequest, PolicyTrace, ResolvedGrant } from './types.js'
 
 const NONE: readonly never[] = Object.freeze([])
 
@@ -18,11 +20,22 @@ function unique(a: readonly string[], b: readonly string[] = NONE): readonly str
   return [...set]
 }
 
+/** Policies offering `target`: the exact index, plus `["*"]` github grants of the owner it names. */
+function bucketOf(group: ProviderPolicies, target: string): readonly CompiledPolicy[] | undefined {
+  const exact = group.byTarget.get(target)
+  const parent = group.byGithubOwner.size > 0 ? parentUrl(target) : undefined
+  const wildcard = parent === undefined ? undefined : group.byGithubOwner.get(parent)
+  if (wildcard === undefined) return exact
+  if (exact === undefined) return wildcard
+  // Both: keep config order, which decides between policies.
+  return [...exact, ...wildcard].sort((a, b) => a.index - b.index)
+}
+
 /** The smallest index bucket among the requested targets: only these policies can offer them all. */
 function narrowest(group: ProviderPolicies, targets: readonly string[]): readonly CompiledPolicy[] {
   let best: readonly CompiledPolicy[] | undefined
   for (const target of targets) {
-    const bucket = group.byTarget.get(target)
+    const bucket = bucketOf(group, target)
     if (bucket === undefined) return NONE
     if (best === undefined || bucket.length < best.length) best = bucket
   }
@@ -30,28 +43,61 @@ function narrowest(group: ProviderPolicies, targets: readonly string[]): readonl
 }
 
 function offersAll(policy: CompiledPolicy, targets: readonly string[]): boolean {
-  for (const target of targets) if (!policy.targetSet.has(target)) return false
+  const github = policy.github
+  for (const target of targets) {
+    if (github ? !githubOffers(github, target) : !policy.targetSet.has(target)) return false
+  }
   return true
 }
 
 function coversScopes(policy: CompiledPolicy, scopes: readonly string[] | undefined): boolean {
+  if (policy.github) return githubCoversScopes(policy.github, scopes)
   if (scopes === undefined) return true
   for (const scope of scopes) if (!policy.scopeSet.has(scope)) return false
   return true
 }
 
 /** Runs every check (no short-circuit) so the trace says which matchers failed. */
-function runChecks(policy: CompiledPolicy, claims: unknown, withValues: boolean, out: ClaimCheck[]): boolean {
+function runChecks(
+  checks: readonly CompiledCheck[],
+  claims: unknown,
+  withValues: boolean,
+  out: ClaimCheck[],
+  prefix = '',
+): boolean {
   let all = true
-  for (const check of policy.checks) {
+  for (const check of checks) {
     const value = lookupClaim(claims, check.claim)
     const reason = check.test(value)
     const ok = reason === undefined
     if (!ok) all = false
-    const base = { claim: check.claim.name, matcher: check.kind, ok, reason }
+    const base = { claim: `${prefix}${check.claim.name}`, matcher: check.kind, ok, reason }
     out.push(withValues ? { ...base, value } : base)
   }
   return all
+}
+
+/**
+ * Delegation is opt-in both ways: a policy with `actor:` needs an actor of its provider whose claims
+ * hold, and a policy without one never answers a request that carries an actor. Actor checks appear
+ * in the trace as `actor.<claim>`.
+ */
+function actorMatches(
+  policy: CompiledPolicy,
+  actor: PolicyRequest['actor'],
+  withValues: boolean,
+  out: ClaimCheck[],
+): boolean {
+  if (!policy.actor) {
+    if (actor === undefined) return true
+    out.push({ claim: 'actor', matcher: 'exact', ok: false, reason: 'no-match' })
+    return false
+  }
+  if (!actor || actor.provider !== policy.actor.provider) {
+    out.push({ claim: 'actor', matcher: 'exact', ok: false, reason: 'missing' })
+    return false
+  }
+  return runChecks(policy.actor.checks, actor.claims, withValues, out, 'actor.')
 }
 
 function resolveGrant(
@@ -60,11 +106,13 @@ function resolveGrant(
   scopes: readonly string[] | undefined,
 ): ResolvedGrant {
   if (policy.aws) return policy.aws
+  if (policy.github) return resolveGithubGrant(policy.github, targets, scopes)
   return {
     kind: 'token',
     audience: targets.length > 0 ? targets : policy.targets,
     scopes: scopes ?? policy.scopes,
     ttl: policy.ttl,
+    ...(policy.config.grant.token?.dpop === 'required' ? { dpop: 'required' } : {}),
   }
 }
 
@@ -86,13 +134,18 @@ export function decide(compiled: CompiledPolicies, request: PolicyRequest, every
   let firstMatchScopeOk = false
   let firstAllowed: CompiledPolicy | undefined // subject, target and scopes matched
   let matches = 0
+  // Kinds offered by policies that match but grant another kind than requested_token_type asks for.
+  const otherKinds = new Set<GrantKind>()
   for (const policy of candidates) {
     const kindOk = request.grantKinds === undefined || request.grantKinds.has(policy.grantKind)
-    const targetMatched = kindOk && offersAll(policy, targets)
+    const offered = offersAll(policy, targets)
+    const targetMatched = kindOk && offered
     const checks: ClaimCheck[] = []
-    const subjectMatched = runChecks(policy, request.claims, everyPolicy, checks)
+    const claimsMatched = runChecks(policy.checks, request.claims, everyPolicy, checks)
+    const subjectMatched = actorMatches(policy, request.actor, everyPolicy, checks) && claimsMatched
     const scopeMatched = coversScopes(policy, scopes)
     trace.push({ policy: policy.name, subjectMatched, targetMatched, scopeMatched, checks })
+    if (subjectMatched && offered && !kindOk) otherKinds.add(policy.grantKind)
     if (!subjectMatched || !targetMatched) continue
     matches++
     if (firstMatch === undefined) {
@@ -120,6 +173,8 @@ export function decide(compiled: CompiledPolicies, request: PolicyRequest, every
   if (targets.length > 0) {
     if (firstAllowed) return allow(firstAllowed)
     if (matches > 0) return deny('invalid_scope', scopeNotGranted(scopes ?? NONE, audiences, resources))
+    if (otherKinds.size > 0)
+      return deny('invalid_target', grantKindMismatch(audiences, resources, request.grantKinds, otherKinds))
     return deny('invalid_target', noGrantForTarget(audiences, resources))
   }
   // No target requested: only an unambiguous subject match may answer.

@@ -32,6 +32,24 @@ export function noGrantForTarget(audiences: readonly string[], resources: readon
   return `no policy grants ${describeTargets(audiences, resources)} to this subject`
 }
 
+const KIND_NAMES: Readonly<Record<string, string>> = { token: 'an access token', aws: 'AWS credentials' }
+const kindName = (kind: string) => KIND_NAMES[kind] ?? `a ${kind} grant`
+
+/**
+ * invalid_target when the target is granted to this subject, but as another kind of credential
+ * than requested_token_type asks for: saying so is what lets the caller fix the request.
+ */
+export function grantKindMismatch(
+  audiences: readonly string[],
+  resources: readonly string[],
+  requested: ReadonlySet<string> | undefined,
+  offered: ReadonlySet<string>,
+): string {
+  const asked = [...(requested ?? [])].map(kindName).join(' or ')
+  const kinds = [...offered].map(kindName).join(' or ')
+  return `${describeTargets(audiences, resources)} is granted to this subject as ${kinds}, not as the ${asked} that requested_token_type asks for`
+}
+
 /** invalid_target when no target was requested and no policy matches. */
 export const NO_POLICY_MATCHES = 'no policy grants anything to this subject'
 

@@ -77,7 +77,7 @@ export function quote(value: unknown): string {
   return text.length > 120 ? `${text.slice(0, 117)}...` : text
 }
 
-/** The claims that pin one workload for this policy's provider (DESIGN "Presets and identity claims"). */
+/** The claims that pin one workload for this policy's provider (docs/policies.md "Presets"). */
 export function identityClaimsOf(ctx: PolicyContext): readonly string[] {
   if (ctx.provider.kind !== 'oidc') return KIND_IDENTITY_CLAIMS[ctx.provider.kind]
   return ctx.preset?.identityClaims ?? ['sub']

@@ -1,4 +1,5 @@
 /** Lint rules on who a policy admits: an identity condition at all, and names pinned by ids. */
+import { hasImmutableOwner, isImmutableSegment } from './github-subject.js'
 import { identityClaimsOf, matchPath, type PolicyRule, type RawFinding } from './lint-rules-context.js'
 import { isLiteral, skeletons } from './lint-rules-skeleton.js'
 
@@ -35,11 +36,17 @@ export const identityUnpinnedRule: PolicyRule = (ctx) => {
   ]
 }
 
-/** The `repo:OWNER/REPO` or `project_path:PATH` segment of a sub matcher, when literal in every alternative. */
+/**
+ * The `repo:OWNER/REPO` or `project_path:PATH` segment of a sub matcher, when literal in every
+ * alternative; `ids` tells which ids every alternative carries (GitHub's immutable form
+ * `repo:OWNER-OWNERID/REPO-REPOID`, which pins them as the id claims would).
+ */
 function subName(subSpec: Parameters<typeof skeletons>[0] | undefined, prefix: string) {
   if (subSpec === undefined) return undefined
   let owner: string | undefined
   let full = true
+  let ownerId = prefix === 'repo:'
+  let repositoryId = prefix === 'repo:'
   for (const text of skeletons(subSpec)) {
     if (!text.startsWith(prefix)) return undefined
     const segment = text.slice(prefix.length).split(':')[0] ?? ''
@@ -47,8 +54,14 @@ function subName(subSpec: Parameters<typeof skeletons>[0] | undefined, prefix: s
     if (!isLiteral(first)) return undefined
     owner = first
     if (!isLiteral(segment)) full = false
+    ownerId &&= hasImmutableOwner(first)
+    repositoryId &&= isLiteral(segment) && isImmutableSegment(segment)
   }
-  return owner === undefined ? undefined : { owner, full }
+  if (owner === undefined) return undefined
+  const ids = new Set<string>()
+  if (ownerId) ids.add('repository_owner_id')
+  if (repositoryId) ids.add('repository_id').add('repository_owner_id')
+  return { owner, full, ids }
 }
 
 interface NameUse {
@@ -83,8 +96,9 @@ export const nameWithoutIdRule: PolicyRule = (ctx) => {
     }
   }
   const findings: RawFinding[] = []
+  const pinnedBySub = ctx.presetName === 'github-actions' ? subName(match.sub, 'repo:')?.ids : undefined
   for (const use of uses) {
-    if (use.pins.some((pin) => match[pin] !== undefined)) continue
+    if (use.pins.some((pin) => match[pin] !== undefined || pinnedBySub?.has(pin))) continue
     const pin = use.pins[0] ?? ''
     findings.push({
       rule: 'name-without-id',

@@ -1,4 +1,5 @@
 /** Lint rules on the subject pattern: broad wildcards, and GitHub `sub` forms that admit too much. */
+
 import type { MatcherSpec } from '../config/schema.js'
 import {
   identityClaimsOf,
@@ -8,6 +9,7 @@ import {
   quote,
   type RawFinding,
 } from './lint-rules-context.js'
+import { grantsAllRepositories } from './lint-rules-github.js'
 import { ANY, hasWild, isLiteral, literalValues, skeletons, wildOnly } from './lint-rules-skeleton.js'
 import { compileMatcher, isMatcherProblem } from './matchers.js'
 
@@ -174,7 +176,9 @@ export const broadSubjectRule: PolicyRule = (ctx) => {
       break
     }
   }
-  if (!broadSeen && ctx.policy.allowBroad !== undefined) {
+  // allowBroad also acknowledges a github grant of every repository (github-all-repositories).
+  const broadGrant = grantsAllRepositories(ctx.policy.grant.github?.repositories)
+  if (!broadSeen && !broadGrant && ctx.policy.allowBroad !== undefined) {
     findings.push({
       rule: 'allow-broad-unused',
       severity: 'info',

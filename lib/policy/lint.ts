@@ -11,6 +11,11 @@ import {
   policyContexts,
   type RawFinding,
 } from './lint-rules-context.js'
+import {
+  githubAllRepositoriesRule,
+  githubPermissionDangerousRule,
+  githubPermissionUnknownRule,
+} from './lint-rules-github.js'
 import { overlappingGrantRule, ttlRule } from './lint-rules-grant.js'
 import { identityUnpinnedRule, nameWithoutIdRule, presenceRoleUnpinnedRule } from './lint-rules-identity.js'
 import { audienceRule, tenantUnpinnedRule } from './lint-rules-provider.js'
@@ -23,6 +28,12 @@ export interface LintSource {
   readonly file: string
   readonly doc: Document
   readonly lineCounter: LineCounter
+  /** Follows a path into the file it was written in (policy folders, a guardrails file). */
+  readonly place?: (path: readonly (string | number)[]) => {
+    readonly file: string
+    readonly line?: number
+    readonly col?: number
+  }
 }
 
 const CONFIG_RULES: readonly ConfigRule[] = [tenantUnpinnedRule, audienceRule, ttlRule, overlappingGrantRule]
@@ -36,6 +47,9 @@ const POLICY_RULES: readonly PolicyRule[] = [
   unknownClaimRule,
   claimTypeRule,
   regexShapeRule,
+  githubPermissionUnknownRule,
+  githubPermissionDangerousRule,
+  githubAllRepositoriesRule,
 ]
 
 /** Compile problems (bad regex, unknown provider, duplicate names) as findings. */
@@ -45,13 +59,18 @@ function compileFindings(config: Config): RawFinding[] {
     return []
   } catch (error) {
     const errors = error instanceof AggregateError ? error.errors : [error]
-    return errors.map((e) => ({
-      rule: 'invalid-policy',
-      severity: 'error',
-      message: e instanceof Error ? e.message : String(e),
-      hint: 'fix the policy: the broker refuses to start with it',
-      path: e instanceof PolicyCompileError ? e.path : ['policies'],
-    }))
+    return errors.map((e) => {
+      const guardrail = e instanceof PolicyCompileError ? e.rule : undefined
+      return {
+        rule: guardrail ?? 'invalid-policy',
+        severity: 'error',
+        message: e instanceof Error ? e.message : String(e),
+        hint: guardrail
+          ? 'narrow the policy to within the guardrail (its owners set it apart from the policies); the broker refuses to start with it'
+          : 'fix the policy: the broker refuses to start with it',
+        path: e instanceof PolicyCompileError ? e.path : ['policies'],
+      }
+    })
   }
 }
 
@@ -74,6 +93,12 @@ function run<T>(rule: (arg: T) => RawFinding[], arg: T, name: string): RawFindin
 
 function placed(finding: RawFinding, source: LintSource | undefined): Finding {
   if (!source) return finding
+  if (source.place) {
+    const at = source.place(finding.path)
+    return at.line === undefined
+      ? { ...finding, file: at.file }
+      : { ...finding, file: at.file, line: at.line, col: at.col ?? 1 }
+  }
   const at = locate(source.doc, source.lineCounter, finding.path)
   return at
     ? { ...finding, file: source.file, line: at.line, col: at.col }
@@ -92,7 +117,18 @@ export function lintConfig(config: Config, source?: LintSource): Finding[] {
   }
   const findings = raw.map((f) => placed(f, source))
   // Source order reads best; without a source the rule order above is kept (sort is stable).
-  return findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0))
+  return findings.sort(
+    (a, b) =>
+      fileOrder(a.file, b.file, source?.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0),
+  )
+}
+
+/** The config file first, then included files by name. */
+function fileOrder(a: string | undefined, b: string | undefined, main: string | undefined): number {
+  if (a === b) return 0
+  if (a === main) return -1
+  if (b === main) return 1
+  return (a ?? '') < (b ?? '') ? -1 : 1
 }
 
 /** True when any finding is an error (lint exits 1, serve refuses to start). */

@@ -1,4 +1,5 @@
 import type { AwsGrant } from '../config/schema.js'
+import type { GithubPermissionLevel } from '../github/permissions.js'
 
 /** What the exchange asks the policy engine: a verified subject and the requested target. */
 export interface PolicyRequest {
@@ -13,9 +14,16 @@ export interface PolicyRequest {
   readonly scopes?: readonly string[] | undefined
   /** Restricts which grant kinds may answer (from requested_token_type); undefined = any. */
   readonly grantKinds?: ReadonlySet<GrantKind> | undefined
+  /**
+   * The verified actor of a delegated request (RFC 8693 actor_token). Only policies with `actor:`
+   * match a request that has one, and they match no request without one.
+   */
+  readonly actor?:
+    | { readonly provider: string; readonly claims: Readonly<Record<string, unknown>> }
+    | undefined
 }
 
-export type GrantKind = 'token' | 'aws'
+export type GrantKind = 'token' | 'aws' | 'github'
 
 /** A grant resolved for one request. */
 export type ResolvedGrant =
@@ -24,8 +32,19 @@ export type ResolvedGrant =
       readonly audience: readonly string[]
       readonly scopes: readonly string[]
       readonly ttl: number
+      /** Present when the grant refuses a request without a DPoP proof. */
+      readonly dpop?: 'required' | undefined
     }
   | ({ readonly kind: 'aws' } & AwsGrant)
+  | {
+      readonly kind: 'github'
+      /** The `github.apps[].name` whose installation mints the token. */
+      readonly app: string
+      readonly owner: string
+      /** Repository names the token is narrowed to; '*' = every repository of the installation. */
+      readonly repositories: '*' | readonly string[]
+      readonly permissions: Readonly<Record<string, GithubPermissionLevel>>
+    }
 
 export type MatcherKind = 'exact' | 'any-of' | 'glob' | 'regex'
 export type MismatchReason = 'missing' | 'wrong-type' | 'no-match'

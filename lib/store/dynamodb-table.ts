@@ -21,7 +21,7 @@ import type {
 } from './types.js'
 
 /**
- * Item encoding (DESIGN "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
+ * Item encoding (docs/design.md "DynamoDB table"): `pk` (S), `sk` (S), `expiresAt` (N, epoch seconds, the
  * table's TTL attribute) and every entry of `attrs` as a top-level attribute of type S, N or BOOL.
  * Those three names are therefore reserved and may not appear in `attrs`.
  */
@@ -161,7 +161,7 @@ export class DynamoDbTable implements StateTable {
    * expired one is replaced (counting as absent, as in MemoryTable).
    */
   async increment(pk: string, sk: string, attr: string, opts: IncrementOptions): Promise<number | undefined> {
-    if (RESERVED.has(attr)) throw new TypeError(`attribute name "${attr}" is reserved by the state table`)
+    if (RESERVED.has(attr)) throw new TypeError(`attribute name '${attr}' is reserved by the state table`)
     // The condition admits an absent item whatever the limit: a limit below 1 refuses here.
     if (opts.limit < 1) return undefined
     for (let attempt = 0; attempt < MAX_INCREMENT_ATTEMPTS; attempt++) {
@@ -335,7 +335,7 @@ function encodeItem(item: StateItem): Record<string, AttributeValue> {
   const out = encodeKey(item.pk, item.sk)
   if (item.expiresAt !== undefined) out.expiresAt = encodeValue('expiresAt', item.expiresAt)
   for (const [name, value] of Object.entries(item.attrs)) {
-    if (RESERVED.has(name)) throw new TypeError(`attribute name "${name}" is reserved by the state table`)
+    if (RESERVED.has(name)) throw new TypeError(`attribute name '${name}' is reserved by the state table`)
     out[name] = encodeValue(name, value)
   }
   return out
@@ -349,7 +349,7 @@ function decodeItem(raw: Record<string, AttributeValue>): StateItem {
   for (const [name, value] of Object.entries(raw)) {
     if (RESERVED.has(name)) continue
     const v = ScalarValueSchema.safeParse(value)
-    if (!v.success) throw new StoreUnavailable(`DynamoDB item attribute "${name}" has an unsupported type`)
+    if (!v.success) throw new StoreUnavailable(`DynamoDB item attribute '${name}' has an unsupported type`)
     attrs[name] = v.data
   }
   const { pk, sk, expiresAt } = parsed.data

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import * as z from 'zod'
-import { StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
+import { InvalidRequest, StoreUnavailable, TemporarilyUnavailable } from '../errors.js'
 import type { StateItem, StateTable } from './types.js'
 
 /** What `/revoke` names: one token, everything of one subject at one provider, or everything of one policy. */
@@ -28,10 +28,17 @@ const PARTITION = 'revocation'
 const MAX_TOKEN_LIFETIME_S = 12 * 3600 + 300
 /**
  * A failed refresh may fall back to a cached list no older than this; after that, fail closed. It is
- * the propagation bound DESIGN promises ("every instance within 10 s"), so an outage never lets a
+ * the propagation bound docs/operations.md promises (every instance within 10 s), so an outage never lets a
  * revocation made elsewhere go unseen for longer.
  */
 export const REVOCATION_STALE_LIMIT_MS = 10_000
+/**
+ * Most entries the list may hold. Every instance reloads the whole list every 10 s, and subject and
+ * policy revocations stay until lifted: an unbounded list would make that reload (and memory) grow
+ * without limit. Token (jti) entries leave with their token; past the bound, revoke by subject or
+ * policy, or lift entries.
+ */
+export const MAX_REVOCATIONS = 10_000
 
 const base = {
   revokedAt: z.number().int(),
@@ -47,18 +54,21 @@ const EntrySchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('policy'), policy: z.string(), ...base }),
 ])
 
+/** The cached list; this instance's own revocations are applied to it in place (no reload). */
 interface Snapshot {
   readonly loadedAt: number
-  readonly jtis: ReadonlySet<string>
+  readonly jtis: Set<string>
   /** Key: `subjectKey(provider, sub)` or `policy`; value: the entry. */
-  readonly subjects: ReadonlyMap<string, Revocation>
-  readonly policies: ReadonlyMap<string, Revocation>
+  readonly subjects: Map<string, Revocation>
+  readonly policies: Map<string, Revocation>
 }
+
+const sizeOf = (s: Snapshot) => s.jtis.size + s.subjects.size + s.policies.size
 
 /**
  * The revocation list (kill switch). Items: pk `revocation`, sk `jti#<jti>` (expiresAt = token
  * exp), `sub#<provider>#<sub>`, `policy#<name>` (no expiry while active). Reads go through a cache
- * refreshed at most every `cacheTtlMs` (default 10 s, DESIGN "Admin calls"), so the hot path does
+ * refreshed at most every `cacheTtlMs` (default 10 s, docs/operations.md "Admin calls"), so the hot path does
  * no store read per exchange. A failed refresh serves the cached list while it is younger than
  * 10 s and otherwise throws StoreUnavailable (fail closed: the exchange answers 503).
  */
@@ -66,19 +76,35 @@ export class RevocationList {
   readonly #table: StateTable
   readonly #now: () => number
   readonly #ttl: number
+  readonly #max: number
   #cache: Snapshot | undefined
   #inflight: Promise<Snapshot> | undefined
   /** Bumped by every local write so a refresh that started before it cannot cache a stale list. */
   #generation = 0
 
-  constructor(table: StateTable, opts: { now?: () => number; cacheTtlMs?: number } = {}) {
+  constructor(
+    table: StateTable,
+    opts: { now?: () => number; cacheTtlMs?: number; maxEntries?: number } = {},
+  ) {
     this.#table = table
     this.#now = opts.now ?? Date.now
     this.#ttl = opts.cacheTtlMs ?? 10_000
+    this.#max = opts.maxEntries ?? MAX_REVOCATIONS
   }
 
-  /** Records a revocation with `revokedAt = now`; repeating it moves `revokedAt` forward and clears a lift. */
+  /**
+   * Records a revocation with `revokedAt = now`; repeating it moves `revokedAt` forward and clears a
+   * lift. The entry is applied to this instance's cached list directly (other instances see it at
+   * their next refresh), so a revocation never costs a reload of the whole list. Refused with
+   * invalid_request when the list already holds {@link MAX_REVOCATIONS} entries and this is a new one.
+   */
   async revoke(target: RevocationTarget, by: string): Promise<void> {
+    const before = await this.#snapshot()
+    if (sizeOf(before) >= this.#max && !has(before, target)) {
+      throw new InvalidRequest(
+        `the revocation list holds ${this.#max} entries; revoke by subject or policy, or lift entries`,
+      )
+    }
     const revokedAt = this.#nowSeconds()
     const rev = randomUUID()
     const item: StateItem =
@@ -94,8 +120,19 @@ export class RevocationList {
             sk: skOf(target),
             attrs: { ...fieldsOf(target), revokedAt, revokedBy: by, rev },
           }
-    await this.#table.put(item)
-    this.#invalidate()
+    // A refresh started before this write must not replace the list with one that lacks it.
+    this.#generation++
+    this.#inflight = undefined
+    try {
+      await this.#table.put(item)
+    } catch (err) {
+      this.#invalidate()
+      throw err
+    }
+    const parsed = EntrySchema.safeParse(item.attrs)
+    const cached = this.#cache
+    if (cached && parsed.success) apply(cached, parsed.data)
+    else this.#invalidate()
   }
 
   /**
@@ -226,20 +263,28 @@ export class RevocationList {
       if (!parsed.success) throw new StoreUnavailable(`revocation entry ${item.sk} is malformed`)
       entries.push(parsed.data)
     }
-    const jtis = new Set<string>()
-    const subjects = new Map<string, Revocation>()
-    const policies = new Map<string, Revocation>()
-    for (const e of entries) {
-      if (e.kind === 'jti') jtis.add(e.jti)
-      else if (e.kind === 'subject') subjects.set(subjectKey(e.provider, e.sub), e)
-      else policies.set(e.policy, e)
-    }
-    return { snapshot: { loadedAt, jtis, subjects, policies }, entries }
+    const snapshot: Snapshot = { loadedAt, jtis: new Set(), subjects: new Map(), policies: new Map() }
+    for (const e of entries) apply(snapshot, e)
+    return { snapshot, entries }
   }
 
   #nowSeconds(): number {
     return Math.floor(this.#now() / 1000)
   }
+}
+
+/** Whether the list already holds an entry for `target` (re-revoking it adds nothing). */
+function has(s: Snapshot, target: RevocationTarget): boolean {
+  if ('jti' in target) return s.jtis.has(target.jti)
+  if ('policy' in target) return s.policies.has(target.policy)
+  return s.subjects.has(subjectKey(target.provider, target.sub))
+}
+
+/** Adds (or replaces) one entry of the cached list. */
+function apply(s: Snapshot, e: Revocation): void {
+  if (e.kind === 'jti') s.jtis.add(e.jti)
+  else if (e.kind === 'subject') s.subjects.set(subjectKey(e.provider, e.sub), e)
+  else s.policies.set(e.policy, e)
 }
 
 function subjectKey(provider: string, sub: string): string {

@@ -1,7 +1,7 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb'
 
 /**
- * Tessera's one table (DESIGN "DynamoDB table"): `pk` (S, hash), `sk` (S, range), on demand, TTL on
+ * Tessera's one table (docs/design.md "DynamoDB table"): `pk` (S, hash), `sk` (S, range), on demand, TTL on
  * `expiresAt`. In AWS `infra/dynamodb.yml` creates it; this is for local dynalite and tests.
  */
 export function stateTableDefinition(table: string): CreateTableCommandInput {

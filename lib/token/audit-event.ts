@@ -1,6 +1,6 @@
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { AuditEvent } from '../audit/types.js'
-import { BrokerError } from '../errors.js'
+import { BrokerError, TooManyRequests } from '../errors.js'
 import type { PolicyTrace } from '../policy/types.js'
 
 /** Per policy, why it did not apply: names of failed claims and matcher kinds, never patterns or values. */
@@ -43,9 +43,11 @@ export function exchangeEvent(o: ExchangeOutcome): AuditEvent {
   }
   if (o.error === undefined) return { event: 'token.exchange', level: 'INFO', ...base, ...o.granted }
   const e = o.error instanceof BrokerError ? o.error : undefined
+  // Over a per-identity rate limit: an alert (a workload looping, or a stolen identity), not a decision.
+  const limited = e instanceof TooManyRequests
   return {
-    event: 'token.denied',
-    level: e && e.status < 500 ? 'INFO' : 'ERROR',
+    event: limited ? 'token.rate_limited' : 'token.denied',
+    level: limited ? 'WARN' : e && e.status < 500 ? 'INFO' : 'ERROR',
     ...base,
     error: e?.code ?? 'server_error',
     status: e?.status ?? 500,

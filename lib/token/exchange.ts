@@ -1,11 +1,19 @@
+import { approvalsOf } from '../approval/broker-approvals.js'
+import { pollApproval, type Redeemed, releaseRedemption } from '../approval/poll.js'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import type { Minted } from '../credentials/minter.js'
+import type { VerifiedProof } from '../dpop/proof.js'
+import { bindTokenProof, checkTokenProof, type ProofBinding } from '../dpop/token-proof.js'
+import { endpointUrl } from '../endpoints/metadata.js'
 import {
+  AuthorizationPending,
+  InvalidGrant,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
   MethodNotAllowed,
+  SlowDown,
   TemporarilyUnavailable,
   UnsupportedTokenType,
 } from '../errors.js'
@@ -13,8 +21,17 @@ import { type FormParams, parseForm } from '../http/form.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { evaluate } from '../policy/evaluate.js'
 import type { Decision } from '../policy/types.js'
-import { startExchangeRecord } from './record-exchange.js'
-import { parseTokenRequest, REPEATABLE, type TokenRequest } from './request.js'
+import { approvalOf, type HeldExchange, heldExchangeOf, holdForApproval } from './approval-step.js'
+import { actClaimOf, isDelegation, verifyActor } from './delegation.js'
+import { type ExchangeRecord, startExchangeRecord } from './record-exchange.js'
+import {
+  type CibaRequest,
+  isCibaRequest,
+  parseCibaRequest,
+  parseTokenRequest,
+  REPEATABLE,
+  type TokenRequest,
+} from './request.js'
 
 /** An allowing decision: the only kind that reaches the steps after `decide`. */
 type Allow = Extract<Decision, { allow: true }>
@@ -26,26 +43,102 @@ type Allow = Extract<Decision, { allow: true }>
 export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<HttpResponse> {
   if (req.method !== 'POST') throw new MethodNotAllowed(['POST'])
   const record = startExchangeRecord(broker, req.requestId, req.sourceIp)
-  const { request, form } = await record.step({}, () => parse(req))
+  const parsed = await record.step({}, () => parse(req))
+  if (parsed.ciba) return redeem(broker, record, parsed.ciba.authReqId, req)
+  const { request, form } = parsed
   const presented = { subjectTokenType: request.subjectTokenType, subjectToken: request.subjectToken }
+  const proof = await record.step(presented, () => checkProof(broker, req))
   const subject = await record.step(presented, () => verify(broker, request, form, req))
   const verified = { ...presented, subject }
-  const decision = await record.step(verified, () => decide(broker, request, subject))
+  const actor = await record.step(verified, () => verifyDelegation(broker, request, form, req))
+  const decision = await record.step(verified, () => decide(broker, request, subject, actor))
   const decided = { ...verified, trace: decision.trace }
   const allowed = await record.step(decided, () => permit(decision))
   const permitted = { ...decided, policy: allowed.policy, grant: allowed.grant }
   await record.step(permitted, () => limit(broker, allowed, subject))
-  const issue = () => guardThenMint(broker, allowed, subject, request, req.requestId)
+  const binding = await record.step(permitted, () => bind(broker, allowed, proof))
+  const extraClaims = actor ? { act: actClaimOf(actor) } : undefined
+  const issue = () => guardThenMint(broker, allowed, subject, request, req.requestId, binding, extraClaims)
   // A plain grant is signed while its replay write is in flight; nothing leaves before that write won.
-  const early = overlaps(broker, allowed, subject) ? settledLater(issue()) : undefined
-  await record.step(permitted, () => consume(broker, subject))
+  const early = overlaps(broker, allowed, subject, actor) ? settledLater(issue()) : undefined
+  await record.step(permitted, () => consume(broker, subject, actor))
+  const held = { policy: allowed.policy, subject, actor, request }
+  await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
   const minted = await record.step(permitted, () => early ?? issue())
   return record.allowed(permitted, minted)
 }
 
-function parse(req: HttpRequest): { request: TokenRequest; form: FormParams } {
+/**
+ * The CIBA poll (grant_type urn:openid:params:grant-type:ciba): waiting answers are not audited as
+ * decisions; an approved request is decided again against today's policies, guarded, and minted
+ * now with `approved_by`, and its audit event carries the approval id.
+ */
+async function redeem(
+  broker: Broker,
+  record: ExchangeRecord,
+  authReqId: string,
+  req: HttpRequest,
+): Promise<HttpResponse> {
+  const { requestId } = req
+  // The poll is the token request (RFC 9449): its own DPoP proof binds the token minted now.
+  const proof = await record.step({}, () => checkProof(broker, req))
+  const approvals = approvalsOf(broker)
+  let redeemed: Redeemed
+  try {
+    redeemed = await pollApproval(approvals, authReqId, requestId)
+  } catch (err) {
+    if (err instanceof AuthorizationPending || err instanceof SlowDown) throw err
+    return record.step({}, () => Promise.reject(err))
+  }
+  const approval = redeemed.record
+  try {
+    const held = await record.step({}, () => heldExchangeOrRefuse(approval.payload))
+    const { subject, actor, request } = held
+    const facts = { subjectTokenType: request.subjectTokenType, subject, policy: held.policy }
+    const decision = await record.step(facts, () => decide(broker, request, subject, actor))
+    const allowed = await record.step({ ...facts, trace: decision.trace }, () =>
+      stillHeld(broker, decision, held.policy),
+    )
+    const binding = await record.step(facts, () => bind(broker, allowed, proof))
+    await record.step(facts, () => guard(broker, allowed, subject))
+    const extraClaims = { approved_by: approval.approvals, ...(actor ? { act: actClaimOf(actor) } : {}) }
+    const minted = await record.step(facts, () =>
+      mint(broker, allowed, subject, request, requestId, binding, extraClaims),
+    )
+    const granted = { ...minted.granted, approval_id: approval.id }
+    return record.allowed({ ...facts, grant: allowed.grant }, { ...minted, granted })
+  } catch (err) {
+    // An outage must not cost the requester an approved request: the handle may be polled again.
+    if (err instanceof TemporarilyUnavailable) await releaseRedemption(approvals, redeemed)
+    throw err
+  }
+}
+
+function heldExchangeOrRefuse(payload: unknown): HeldExchange {
+  const held = heldExchangeOf(payload)
+  if (!held) throw new InvalidGrant('auth_req_id does not name a token request')
+  return held
+}
+
+/** An approved request mints only if today's policies still allow it, by the same policy, still under approval. */
+function stillHeld(broker: Broker, decision: Decision, policy: string): Allow {
+  if (!decision.allow || decision.policy !== policy || !approvalOf(broker, policy)) {
+    throw new InvalidGrant('the policies changed while the request waited for approval; request again')
+  }
+  return decision
+}
+
+function parse(
+  req: HttpRequest,
+): { request: TokenRequest; form: FormParams; ciba?: undefined } | { ciba: CibaRequest } {
   const form = parseForm(req.headers['content-type'], req.body, REPEATABLE)
+  if (isCibaRequest(form)) return { ciba: parseCibaRequest(form) }
   return { request: parseTokenRequest(form), form }
+}
+
+/** A DPoP proof, if sent, is checked before anything else is fetched: present but invalid is a 400 whatever the grant. */
+function checkProof(broker: Broker, req: HttpRequest): Promise<VerifiedProof | undefined> {
+  return checkTokenProof(req, endpointUrl(broker.issuer, '/token'), broker.now())
 }
 
 /** Verifies the subject token with the verifier registered for its token type. */
@@ -57,14 +150,14 @@ async function verify(
 ): Promise<VerifiedSubject> {
   const verifier = broker.verifiers.get(request.subjectTokenType)
   if (!verifier) throw new UnsupportedTokenType('subject_token_type is not accepted by this broker')
-  if (request.actorTokenType !== undefined && !verifier.actorTokenTypes?.includes(request.actorTokenType)) {
-    throw new InvalidRequest('actor_token_type is not accepted with this subject_token_type')
-  }
+  // An actor token the subject's verifier reads itself (an instance nonce) goes to it; any other is a delegation.
+  const own = isDelegation(broker, request)
+    ? {}
+    : { actorToken: request.actorToken, actorTokenType: request.actorTokenType }
   return verifier.verify({
     subjectToken: request.subjectToken,
     subjectTokenType: request.subjectTokenType,
-    actorToken: request.actorToken,
-    actorTokenType: request.actorTokenType,
+    ...own,
     params: form,
     requestId: req.requestId,
     sourceIp: req.sourceIp,
@@ -72,8 +165,23 @@ async function verify(
   })
 }
 
+/** Delegation (RFC 8693 actor_token): the actor verified like a subject; undefined without one. */
+async function verifyDelegation(
+  broker: Broker,
+  request: TokenRequest,
+  form: FormParams,
+  req: HttpRequest,
+): Promise<VerifiedSubject | undefined> {
+  return isDelegation(broker, request) ? verifyActor(broker, request, form, req) : undefined
+}
+
 /** Evaluates the policies (pure; deny by default). */
-function decide(broker: Broker, request: TokenRequest, subject: VerifiedSubject): Decision {
+function decide(
+  broker: Broker,
+  request: TokenRequest,
+  subject: VerifiedSubject,
+  actor: VerifiedSubject | undefined,
+): Decision {
   return evaluate(broker.policies, {
     provider: subject.provider,
     claims: subject.claims,
@@ -81,6 +189,7 @@ function decide(broker: Broker, request: TokenRequest, subject: VerifiedSubject)
     resources: request.resources,
     scopes: request.scopes,
     grantKinds: request.grantKinds,
+    actor: actor && { provider: actor.provider, claims: actor.claims },
   })
 }
 
@@ -93,40 +202,71 @@ function permit(decision: Decision): Allow {
 }
 
 /** Per-identity rate limit: runs before `consume`, so a refused request keeps its subject token. */
-function limit(_broker: Broker, _decision: Allow, _subject: VerifiedSubject): void {
-  // No policy sets a rate limit yet; the step holds its place in the order.
-}
-
-/** Replay protection: a single-use subject token is consumed here, once. */
-async function consume(broker: Broker, subject: VerifiedSubject): Promise<void> {
-  if (!subject.replay) return
-  const first = await guardStore(broker, broker.replay.consume(subject.replay.key, subject.replay.expiresAt))
-  if (!first) throw new InvalidRequest('subject_token has already been used').withDetail('replay')
+async function limit(broker: Broker, decision: Allow, subject: VerifiedSubject): Promise<void> {
+  if (!broker.rateLimiter) return
+  const key = { policy: decision.policy, provider: subject.provider, sub: subject.sub }
+  await guardStore(broker, broker.rateLimiter.take(key, broker.now()))
 }
 
 /**
- * Whether minting may start before `consume` settles. Not for a grant that waits for approval (it
- * mints nothing here), nor for a replay this instance already knows of or a store that just failed
- * a write: those would spend a KMS call on a credential that is then discarded. Nor when the
+ * DPoP: a token grant binds its token to the proof's key, spending the proof, or refuses a request
+ * without one when it requires DPoP. Runs before `consume`, so a replayed proof keeps the subject token.
+ */
+async function bind(
+  broker: Broker,
+  decision: Allow,
+  proof: VerifiedProof | undefined,
+): Promise<ProofBinding> {
+  if (decision.grant.kind !== 'token') return { tokenType: 'Bearer' }
+  return guardStore(broker, bindTokenProof(broker.table, proof, decision.grant.dpop === 'required'))
+}
+
+/** Replay protection: a single-use subject token (and a delegation's actor token) is consumed here, once. */
+async function consume(
+  broker: Broker,
+  subject: VerifiedSubject,
+  actor: VerifiedSubject | undefined,
+): Promise<void> {
+  for (const [token, presented] of [
+    ['subject_token', subject],
+    ['actor_token', actor],
+  ] as const) {
+    if (!presented?.replay) continue
+    const { key, expiresAt } = presented.replay
+    const first = await guardStore(broker, broker.replay.consume(key, expiresAt))
+    if (!first) throw new InvalidRequest(`${token} has already been used`).withDetail('replay')
+  }
+}
+
+/**
+ * Whether minting may start before `consume` settles. Not for a grant held for approval (it mints
+ * nothing here), nor for a replay this instance already knows of or a store that just failed a
+ * write: those would spend a KMS call on a credential that is then discarded. Nor when the
  * revocation guard must read the store: that read then follows a successful `consume`, as in the
  * sequential order, so a failing store is met (and counted) once.
  */
-function overlaps(broker: Broker, decision: Allow, subject: VerifiedSubject): boolean {
-  if ('approval' in decision || 'approval' in decision.grant) return false
-  if (!broker.revocations.cached) return false
-  return subject.replay === undefined || broker.replay.mayOverlap(subject.replay.key)
+function overlaps(
+  broker: Broker,
+  decision: Allow,
+  subject: VerifiedSubject,
+  actor: VerifiedSubject | undefined,
+): boolean {
+  if (approvalOf(broker, decision.policy) || !broker.revocations.cached) return false
+  return [subject, actor].every((p) => p?.replay === undefined || broker.replay.mayOverlap(p.replay.key))
 }
 
-/** The revocation guard, then the mint: what follows a successful `consume`. */
+/** The revocation guard, then the mint: what follows a successful `consume` (and approval hold). */
 async function guardThenMint(
   broker: Broker,
   decision: Allow,
   subject: VerifiedSubject,
   request: TokenRequest,
   requestId: string,
+  binding: ProofBinding,
+  extraClaims: Readonly<Record<string, unknown>> | undefined,
 ): Promise<Minted> {
   await guard(broker, decision, subject)
-  return mint(broker, decision, subject, request, requestId)
+  return mint(broker, decision, subject, request, requestId, binding, extraClaims)
 }
 
 /** Marks a promise awaited later as handled now: a mint that fails while `consume` runs is no unhandled rejection. */
@@ -150,6 +290,8 @@ async function mint(
   subject: VerifiedSubject,
   request: TokenRequest,
   requestId: string,
+  binding: ProofBinding,
+  extraClaims?: Readonly<Record<string, unknown>>,
 ): Promise<Minted> {
   const minter = broker.minters.get(decision.grant.kind)
   if (!minter) throw new InvalidTarget(`${decision.grant.kind} grants are not available from this broker`)
@@ -159,6 +301,8 @@ async function mint(
       requestId,
       request,
       now: broker.now(),
+      extraClaims: { ...binding.extraClaims, ...extraClaims },
+      tokenType: binding.tokenType,
     })
   } catch (err) {
     if (err instanceof TemporarilyUnavailable && minter.outageMetric)

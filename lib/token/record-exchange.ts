@@ -2,7 +2,7 @@ import { tokenHash } from '../assertion/token-hash.js'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import type { Minted } from '../credentials/minter.js'
-import { DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
+import { AuthorizationPending, DependencyThrottled, TemporarilyUnavailable } from '../errors.js'
 import { jsonResponse } from '../http/respond.js'
 import type { HttpResponse } from '../http/types.js'
 import { grantedItems, instanceIdOf } from '../inventory/granted-items.js'
@@ -60,7 +60,9 @@ export function startExchangeRecord(broker: Broker, requestId: string, sourceIp 
         // Whichever step met it: KMS, STS, the store or GitHub at its request quota.
         if (error instanceof DependencyThrottled) broker.metrics.count('throttles')
         const unavailable = error instanceof TemporarilyUnavailable
-        if (facts.subject && !unavailable) broker.usage?.denied(facts.subject)
+        // A grant held for approval was not refused: the identity's usage counts it when it is minted.
+        const held = error instanceof AuthorizationPending
+        if (facts.subject && !unavailable && !held) broker.usage?.denied(facts.subject)
         finish(unavailable ? 'error' : 'denied', now)
         throw error
       }

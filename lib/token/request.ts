@@ -1,4 +1,4 @@
-import { TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
+import { CIBA_GRANT, TOKEN_EXCHANGE_GRANT, TokenTypes } from '../assertion/token-types.js'
 import { InvalidRequest, InvalidScope, UnsupportedGrantType } from '../errors.js'
 import type { FormParams } from '../http/form.js'
 import type { GrantKind } from '../policy/types.js'
@@ -16,7 +16,17 @@ export interface TokenRequest {
   /** The issued_token_type to answer with for a token grant. */
   readonly tokenType: string
   readonly grantKinds?: ReadonlySet<GrantKind> | undefined
+  /** Why the caller asks; shown to approvers when the grant needs approval. */
+  readonly reason?: string | undefined
 }
+
+/** A CIBA poll for a request that awaited approval. */
+export interface CibaRequest {
+  readonly authReqId: string
+}
+
+/** Longest `reason` accepted, in characters. */
+export const MAX_REASON_LENGTH = 200
 
 /** Parameters that may repeat (RFC 8693 §2.1). */
 export const REPEATABLE = new Set(['audience', 'resource'])
@@ -66,14 +76,20 @@ export function parseTokenRequest(form: FormParams): TokenRequest {
   if (requested !== undefined) {
     if (TOKEN_GRANT_TYPES.has(requested)) {
       tokenType = requested
-      grantKinds = new Set(['token'])
+      // A GitHub installation token is an access token too (never a JWT).
+      grantKinds = new Set(requested === TokenTypes.accessToken ? ['token', 'github'] : ['token'])
     } else if (requested === TokenTypes.awsCredentials) {
       grantKinds = new Set(['aws'])
     } else {
       throw new InvalidRequest('requested_token_type is not one Tessera issues')
     }
   }
+  const reason = form.get('reason')
+  if (reason !== undefined && reason.length > MAX_REASON_LENGTH) {
+    throw new InvalidRequest(`reason is longer than ${MAX_REASON_LENGTH} characters`)
+  }
   return {
+    reason,
     subjectToken,
     subjectTokenType,
     actorToken,
@@ -84,6 +100,19 @@ export function parseTokenRequest(form: FormParams): TokenRequest {
     tokenType,
     grantKinds,
   }
+}
+
+/** Whether the form is a CIBA poll (grant_type urn:openid:params:grant-type:ciba). */
+export function isCibaRequest(form: FormParams): boolean {
+  return form.get('grant_type') === CIBA_GRANT
+}
+
+/** Validates a CIBA poll: the handle is required; its format is the approval store's to judge. */
+export function parseCibaRequest(form: FormParams): CibaRequest {
+  if (!isCibaRequest(form)) throw new UnsupportedGrantType(`grant_type must be ${CIBA_GRANT}`)
+  const authReqId = form.get('auth_req_id')
+  if (authReqId === undefined) throw new InvalidRequest('auth_req_id is required')
+  return { authReqId }
 }
 
 function targets(form: FormParams, name: 'audience' | 'resource'): string[] {

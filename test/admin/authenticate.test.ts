@@ -95,6 +95,30 @@ describe('authenticateAdmin', () => {
     })
   }
 
+  it('an expired, a revoked and a forged token get one and the same message; the audit log tells them apart', async () => {
+    const f = await adminFixture()
+    const revoked = await f.adminToken(['tessera:revoke'])
+    await f.revocations.revoke(
+      {
+        jti: JSON.parse(Buffer.from(revoked.split('.')[1]!, 'base64url').toString()).jti,
+        exp: T0 / 1000 + 600,
+      },
+      't',
+    )
+    const tokens = [
+      await f.adminToken(['tessera:revoke'], { at: T0 - 601_000 }),
+      revoked,
+      await f.adminToken(['tessera:revoke'], { signer: f.foreign }),
+    ]
+    const errors = await Promise.all(
+      tokens.map((t) =>
+        authenticateAdmin(f.deps, auth(`Bearer ${t}`), 'tessera:revoke', 'r').catch((e) => e),
+      ),
+    )
+    expect(new Set(errors.map((e) => e.message)).size).toBe(1)
+    expect(errors.map((e) => e.detail)).toEqual(['expired', 'revoked', 'signature'])
+  })
+
   it('401 for a revoked admin token (by jti, and by its subject)', async () => {
     const f = await adminFixture()
     const one = await f.adminToken(['tessera:revoke'])

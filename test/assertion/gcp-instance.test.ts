@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkGcpInstance, isGcpInstanceProvider } from '../../lib/assertion/gcp-instance.js'
+import { explainToken } from '../../lib/cli/policy-explain.js'
+import { loadConfigText } from '../../lib/config/load.js'
 import { InvalidRequest } from '../../lib/errors.js'
+import { compilePolicies } from '../../lib/policy/compile.js'
+import { evaluate } from '../../lib/policy/evaluate.js'
 import { REPLAY_MARGIN_SECONDS } from '../../lib/store/replay.js'
 import { generateTestKey, sha256b64u, signCompact } from '../helpers/oidc-issuer.js'
 import { BROKER, type OidcFixture, oidcProvider, setupOidc } from './oidc-fixture.js'
@@ -160,5 +164,68 @@ describe('gcp-instance preset: refused', () => {
     expect(isGcpInstanceProvider({ preset: 'gcp' })).toBe(true)
     expect(isGcpInstanceProvider({ preset: 'gcp-instance' })).toBe(true)
     expect(isGcpInstanceProvider({ preset: 'github-actions' })).toBe(false)
+  })
+})
+
+describe('gcp-instance: policy explain decides on the claims the broker decides on', () => {
+  const QUEUE = 'https://queue.example.com'
+  const SHELL = 'https://shell.example.com'
+  const config = () =>
+    loadConfigText(
+      `issuer: https://sts.example.com
+providers:
+  - { name: gce, kind: oidc, preset: gcp-instance, audiences: [${BROKER}], projects: [acme-prod] }
+policies:
+  - name: signed-instance
+    provider: gce
+    match: { instance_id: "${ENGINE.instance_id}" }
+    grant: { token: { audience: ${QUEUE}, ttl: 10m } }
+  - name: flat-claim
+    provider: gce
+    match: { instance_id: "attacker-chosen" }
+    grant: { token: { audience: ${SHELL}, ttl: 10m } }
+`,
+      'gcp.yaml',
+    ).config
+
+  it('a flat instance_id never overrides the signed google.compute_engine one, in either', async () => {
+    const token = await fx.issuer.sign(claims({ instance_id: 'attacker-chosen', zone: 'flat-zone' }))
+    const subject = await fx.verify(token)
+    expect(subject.claims).toMatchObject({ instance_id: ENGINE.instance_id, zone: ENGINE.zone })
+    const cfg = config()
+    const broker = (audience: string) =>
+      evaluate(compilePolicies(cfg), {
+        provider: 'gce',
+        claims: subject.claims,
+        audiences: [audience],
+        resources: [],
+      })
+    const explained = (audience: string, verified?: { claims: Record<string, unknown> }) =>
+      explainToken({
+        config: cfg,
+        token,
+        audiences: [audience],
+        resources: [],
+        now: fx.clock.now,
+        ...(verified ? { verified } : {}),
+      })
+    for (const [audience, allowed] of [
+      [QUEUE, true],
+      [SHELL, false],
+    ] as const) {
+      expect(broker(audience).allow).toBe(allowed)
+      expect(explained(audience).allowed).toBe(allowed)
+      expect(explained(audience, { claims: subject.claims }).allowed).toBe(allowed)
+    }
+    expect(explained(QUEUE).text).toContain(`✓ instance_id  "${ENGINE.instance_id}"`)
+  })
+
+  it('explain decodes a token the broker refuses to decode the same way (one decoder)', () => {
+    const cfg = config()
+    for (const bad of ['a.b', 'a.b.c.d.e', `${'A'.repeat(20_001)}.b.c`]) {
+      expect(() => explainToken({ config: cfg, token: bad, audiences: [], resources: [], now: 0 })).toThrow(
+        InvalidRequest,
+      )
+    }
   })
 })

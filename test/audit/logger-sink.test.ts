@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -188,5 +189,44 @@ describe('createJsonLineAuditSink (tessera serve)', () => {
     const { line } = emitted({ ...allowed, subject_token: JWT, nested: { deeper: [`x ${JWT} y`] } })
     expect(line).not.toContain(JWT.split('.')[1])
     expect(line).toContain(REDACTED)
+  })
+})
+
+describe('createJsonLineAuditSink: a stalled reader', () => {
+  const event = (i: number): AuditEvent => ({ event: 'token.exchange', level: 'INFO', request_id: `r${i}` })
+
+  it('never queues more than the bound; the lines beyond it are dropped and counted', () => {
+    const out = new PassThrough({ highWaterMark: 1024 })
+    const sink = createJsonLineAuditSink(out, 'tessera', 64 * 1024)
+    for (let i = 0; i < 20_000; i++) sink.emit(event(i))
+    expect(out.writableLength).toBeLessThan(64 * 1024 + 1024)
+    expect(sink.dropped()).toBeGreaterThan(15_000)
+  })
+
+  it('once the reader catches up, one audit.dropped WARN line says how many were lost, then lines flow again', async () => {
+    const out = new PassThrough({ highWaterMark: 1024 })
+    const sink = createJsonLineAuditSink(out, 'tessera', 16 * 1024)
+    for (let i = 0; i < 1000; i++) sink.emit(event(i))
+    const lost = sink.dropped()
+    expect(lost).toBeGreaterThan(0)
+    const lines: string[] = []
+    out.setEncoding('utf8')
+    out.on('data', (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)))
+    await new Promise((r) => setImmediate(r))
+    sink.emit(event(1001))
+    await new Promise((r) => setImmediate(r))
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    const warnings = parsed.filter((p) => p.event === 'audit.dropped')
+    expect(warnings).toEqual([expect.objectContaining({ level: 'WARN', dropped: lost, dropped_total: lost })])
+    expect(parsed.at(-1)).toMatchObject({ request_id: 'r1001' })
+    expect(parsed.filter((p) => p.event === 'token.exchange')).toHaveLength(1000 - lost + 1)
+  })
+
+  it('drops nothing while the reader keeps up', () => {
+    const written: string[] = []
+    const sink = createJsonLineAuditSink({ write: (c: string) => written.push(c), writableLength: 0 })
+    for (let i = 0; i < 100; i++) sink.emit(event(i))
+    expect(written).toHaveLength(100)
+    expect(sink.dropped()).toBe(0)
   })
 })

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
-import { runInstance } from '../../lib/cli/instance.js'
+import { loaded, runCli } from '../../lib/cli/command.js'
+import { instanceCommands } from '../../lib/cli/instance.js'
 import { bindInstance, listBindings } from '../../lib/instance/binding.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
+import { testIo } from './run-command.js'
 
 const NOW = Date.parse('2026-03-01T12:00:00Z')
 let configFile: string
@@ -27,17 +29,15 @@ providers:
 })
 
 async function run(argv: string[], table = new MemoryTable(() => Math.floor(NOW / 1000))) {
-  const out: string[] = []
-  const err: string[] = []
   const audit = new MemoryAuditSink()
-  const code = await runInstance(argv, {
-    openTable: () => table,
-    audit,
-    now: () => NOW,
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-  })
-  return { code, out: out.join('\n'), err: err.join('\n'), audit, table }
+  const { io, out } = testIo({ now: () => NOW })
+  const code = await runCli(
+    instanceCommands({ openTable: () => table, audit }).map(loaded),
+    ['instance', ...argv],
+    io,
+  )
+  const { stdout, stderr } = out()
+  return { code, out: stdout.trimEnd(), err: stderr.trimEnd(), audit, table }
 }
 
 async function seeded() {
@@ -96,7 +96,32 @@ describe('tessera instance', () => {
     const bad = await run(['reset', 'not-an-id', '--config', configFile])
     expect(bad.code).toBe(2)
     expect(bad.err).toMatch(/not an EC2 instance id/)
-    await expect(run(['list', '--bogus', '--config', configFile])).rejects.toThrow()
+    const unknown = await run(['list', '--bogus', '--config', configFile])
+    expect(unknown.code).toBe(2)
+    expect(unknown.err).toMatch(
+      /^tessera instance list: Unknown option --bogus\nusage: tessera instance list /,
+    )
+  })
+
+  it('reset on the in-memory store says there is nothing to reset and exits 1, writing nothing', async () => {
+    const table = new MemoryTable(() => Math.floor(NOW / 1000))
+    const r = await run(['reset', 'i-0123456789abcdef0'], table)
+    expect(r.code).toBe(1)
+    expect(r.out).toBe('')
+    expect(r.err).toMatch(
+      /^tessera instance reset: nothing to reset: without --config, the built-in example uses the in-memory store/,
+    )
+    expect(r.audit.events).toEqual([])
+    expect(await listBindings(table)).toEqual([])
+  })
+
+  it('prints usage and examples for --help and -h, exit 0, for both subcommands and the group', async () => {
+    for (const argv of [['list', '--help'], ['reset', '-h'], ['--help'], ['help']]) {
+      const r = await run(argv)
+      expect(r.code).toBe(0)
+      expect(r.err).toBe('')
+      expect(r.out).toMatch(/^usage: tessera instance /)
+    }
   })
 
   it('says so when there are no bindings', async () => {

@@ -1,11 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { lintStartupCheck, type PolicyIo, runPolicy } from '../../lib/cli/policy.js'
+import type { CliIo } from '../../lib/cli/command.js'
+import { lintStartupCheck, policyExplainCommand, policyLintCommand } from '../../lib/cli/policy.js'
 import { loadConfigText } from '../../lib/config/load.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js'
+import { runLine } from './run-command.js'
 
 const DIR = mkdtempSync(join(tmpdir(), 'tessera-policy-cli-'))
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'github-actions.yaml')
@@ -52,17 +53,15 @@ policies:
 
 const INVALID = file('invalid.yaml', 'issuer: https://sts.example.com\nproviders: []\n')
 
-async function run(argv: string[], io: Partial<PolicyIo> & { tty?: boolean; stdinText?: string } = {}) {
-  let stdout = ''
-  let stderr = ''
-  const code = await runPolicy(argv, {
-    stdout: { write: (t: string) => (stdout += t), isTTY: io.tty ?? false },
-    stderr: { write: (t: string) => (stderr += t) },
-    stdin: Readable.from([io.stdinText ?? '']),
-    fetch: io.fetch ?? (() => Promise.reject(new Error('no network in this test'))),
-    now: io.now ?? Date.now,
+async function run(
+  argv: string[],
+  io: Partial<Pick<CliIo, 'fetch' | 'now'>> & { tty?: boolean; stdinText?: string } = {},
+) {
+  const { stdinText, ...rest } = io
+  return runLine([policyLintCommand, policyExplainCommand], ['policy', ...argv], {
+    ...rest,
+    ...(stdinText === undefined ? {} : { stdin: stdinText }),
   })
-  return { code, stdout, stderr }
 }
 
 describe('tessera policy lint', () => {
@@ -125,11 +124,25 @@ describe('tessera policy lint', () => {
   ])('exits 2 with usage for %j', async (argv) => {
     const r = await run(argv)
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain('usage: tessera policy lint')
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(/usage: tessera policy (lint|explain|<command>) /)
+    // Node's parser message quotes with unbalanced quotes; the CLI prints plain words.
+    expect(r.stderr).not.toMatch(/['"]/)
   })
 
-  it('prints usage for help, and exits 2 without a command', async () => {
-    expect((await run(['help'])).code).toBe(0)
+  it('prints usage and examples on stdout for --help and -h (exit 0), and exits 2 without a command', async () => {
+    for (const argv of [
+      ['help'],
+      ['--help'],
+      ['lint', '--help'],
+      ['explain', '-h'],
+      ['explain', EXAMPLE, '-h'],
+    ]) {
+      const r = await run(argv)
+      expect(r).toMatchObject({ code: 0, stderr: '' })
+      expect(r.stdout).toMatch(/^usage: tessera policy /)
+    }
+    expect((await run(['lint', '--help'])).stdout).toMatch(/\nexamples:\n {2}tessera policy lint /)
     expect((await run([])).code).toBe(2)
   })
 })
@@ -177,7 +190,7 @@ describe('tessera policy explain', () => {
   it('exits 1 with a message for a token that is not a JWT', async () => {
     const r = await run(['explain', EXAMPLE, '--token', 'not-a-jwt'])
     expect(r).toMatchObject({ code: 1, stdout: '' })
-    expect(r.stderr).toContain('not a JWT')
+    expect(r.stderr).toContain('not a signed JWT')
   })
 
   it('reports --verify failure without network access for an untrusted issuer', async () => {

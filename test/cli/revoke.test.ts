@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runRevoke } from '../../lib/cli/revoke.js'
+import { revokeCommand } from '../../lib/cli/revoke.js'
 import { revoke } from '../../lib/endpoints/revoke.js'
 import { errorResponse } from '../../lib/http/respond.js'
 import { adminFixture } from '../admin/admin-fixture.js'
+import { runSpec } from './run-command.js'
 
 type Fixture = Awaited<ReturnType<typeof adminFixture>>
 
@@ -58,15 +59,19 @@ async function serve(f: Fixture, meta?: (base: string) => unknown) {
   return base
 }
 
+/** A loopback port nobody listens on. */
+async function closedPort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+  const { port } = probe.address() as AddressInfo
+  await new Promise((r) => probe.close(r))
+  return port
+}
+
 async function run(argv: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await runRevoke(argv, {
-    fetch: globalThis.fetch,
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-  })
-  return { code, out, err }
+  const r = await runSpec(revokeCommand, argv, { fetch: globalThis.fetch })
+  const lines = (text: string) => text.split('\n').filter(Boolean)
+  return { code: r.code, out: lines(r.stdout), err: lines(r.stderr) }
 }
 
 describe('tessera revoke', () => {
@@ -138,9 +143,22 @@ describe('tessera revoke', () => {
     )
   })
 
-  it('exits 1 when the broker is unreachable', async () => {
-    const r = await run(['--url', 'http://127.0.0.1:1', '--admin-token', 'x', '--policy', 'p'])
+  it('exits 1 when the broker is unreachable, naming the URL and the cause', async () => {
+    const port = await closedPort()
+    const r = await run(['--url', `http://127.0.0.1:${port}`, '--admin-token', 'x', '--policy', 'p'])
     expect(r.code).toBe(1)
+    expect(r.err).toEqual([
+      `tessera revoke: cannot reach http://127.0.0.1:${port}/.well-known/oauth-authorization-server: connect ECONNREFUSED 127.0.0.1:${port} (is tessera serve running there?)`,
+    ])
+  })
+
+  it('prints usage and examples for --help and -h, exit 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const r = await runSpec(revokeCommand, ['--policy', 'p', flag])
+      expect(r).toMatchObject({ code: 0, stderr: '' })
+      expect(r.stdout).toMatch(/^usage: tessera revoke --url U --admin-token/)
+      expect(r.stdout).toMatch(/\nexamples:\n {2}tessera revoke /)
+    }
   })
 
   const usage: [string, string[]][] = [

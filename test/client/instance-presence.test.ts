@@ -25,7 +25,7 @@ import {
 import { type FakeImds, imdsCredentials, startFakeImds } from '../fakes/imds.js'
 import { type FakeSts, startFakeSts } from '../fakes/sts.js'
 
-// Client side of the EC2 presence proof (issue 8 §1 "Presence proof", §4): the instance-profile
+// Client side of the EC2 presence proof (docs/instance-identity.md): the instance-profile
 // credentials come from the fake IMDS, the signed GetCallerIdentity is checked by the real
 // aws-ec2 + aws-iam verifiers against the STS fake.
 

@@ -62,7 +62,7 @@ describe('loadConfigJson', () => {
   it('rejects unknown keys with their path (no line numbers)', () => {
     const issues = issuesOf(JSON.stringify({ ...raw(), extra: 1 }))
     expect(issues).toHaveLength(1)
-    expect(issues[0]).toMatch(/^tessera\.json: \(root\): .*extra/)
+    expect(issues[0]).toBe("tessera.json: extra: unknown key 'extra'")
   })
 
   it('rejects a schema error deep in the tree with its path', () => {
@@ -77,7 +77,7 @@ describe('loadConfigJson', () => {
     const doc = raw()
     doc.providers.push({ ...doc.providers[0], issuer: 'https://other.example.com' })
     expect(issuesOf(JSON.stringify(doc))).toEqual([
-      'tessera.json: providers[1].name: duplicate provider name "gh"',
+      "tessera.json: providers[1].name: duplicate provider name 'gh'",
     ])
   })
 

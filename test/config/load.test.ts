@@ -115,11 +115,11 @@ describe('config loading', () => {
   })
 
   it.each([
-    ['an unknown top-level key', BASE.replace('issuer:', 'isser: x\nissuer:'), '(root)', 'isser'],
+    ['an unknown top-level key', BASE.replace('issuer:', 'isser: x\nissuer:'), 'isser', 'isser'],
     [
       'an unknown policy key (typo)',
       BASE.replace('    match:', '    matches: {}\n    match:'),
-      'policies[0]',
+      'policies[0].matches',
       'matches',
     ],
     ['a ttl over 12h', BASE.replace('ttl: 10m', 'ttl: 13h'), 'policies[0].grant.token.ttl', '12h'],
@@ -343,5 +343,33 @@ describe('config loading: fail-closed corner cases', () => {
       'match: { __proto__: x, sub: "repo:acme/app:ref:refs/heads/main" }',
     )
     expect(problems(yaml).join('\n')).toContain('__proto__')
+  })
+})
+
+describe('config loading: an unknown key is reported at its own line', () => {
+  const withTypo = `issuer: https://sts.example.com
+providers:
+  - name: gh
+    kind: oidc
+    issuer: https://token.actions.githubusercontent.com
+    audiences: [https://sts.example.com]
+    algorithms: [RS256]
+    replays: once
+`
+
+  it('points at the misspelt key, not at the first line of its object', () => {
+    expect(problems(withTypo)).toEqual(["tessera.yaml:8:5: providers[0].replays: unknown key 'replays'"])
+  })
+
+  it('reports each unknown key of one object on its own line', () => {
+    const two = `${withTypo}    maxAge: 5m\n`
+    expect(problems(two)).toEqual([
+      "tessera.yaml:8:5: providers[0].replays: unknown key 'replays'",
+      "tessera.yaml:9:5: providers[0].maxAge: unknown key 'maxAge'",
+    ])
+  })
+
+  it('at the top level too', () => {
+    expect(problems(`${BASE}polices: []\n`)).toEqual(["tessera.yaml:13:1: polices: unknown key 'polices'"])
   })
 })

@@ -1,15 +1,14 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { parseTemplate, tagKeyProblem } from '../../lib/config/aws-grant.js'
 import {
   encodeSourceIdentity,
   encodeTagValue,
-  parseTemplate,
   renderSessionTags,
   renderSourceIdentity,
   renderTemplate,
   roleSessionName,
   SESSION_ID_RE,
-  tagKeyProblem,
 } from '../../lib/credentials/aws-session.js'
 import { InvalidTarget, TemplateError } from '../../lib/errors.js'
 
@@ -193,7 +192,7 @@ describe('renderSessionTags / renderSourceIdentity', () => {
 
   it('refuses a tag whose claim is not a scalar', () => {
     expect(() => renderSessionTags({ l: '{{list}}' }, claims, 'deploy')).toThrow(
-      /session tag "l" needs claim "list"/,
+      /session tag 'l' needs claim 'list'/,
     )
   })
 

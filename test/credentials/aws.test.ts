@@ -3,13 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { TokenTypes } from '../../lib/assertion/token-types.js'
 import type { VerifiedSubject } from '../../lib/assertion/types.js'
 import { awsClientConfig } from '../../lib/aws/retry.js'
+import { validateAwsGrant } from '../../lib/config/aws-grant.js'
 import { type AwsGrant, AwsGrantSchema } from '../../lib/config/schema.js'
 import {
   AWS_CREDENTIALS_TOKEN_TYPE,
   type AwsCredentialsResponse,
   clampDuration,
   createAwsMinter,
-  validateAwsGrant,
 } from '../../lib/credentials/aws.js'
 import { roleSessionName } from '../../lib/credentials/aws-session.js'
 import type { MintContext, Minted } from '../../lib/credentials/minter.js'
@@ -180,7 +180,7 @@ describe('createAwsMinter: refusals before STS', () => {
 
   it('refuses when a tag names a non-scalar claim', async () => {
     const g = grant({ sessionTags: { groups: '{{groups}}' } })
-    await expect(createAwsMinter({ client }).mint(g, subject, CTX)).rejects.toThrow(/needs claim "groups"/)
+    await expect(createAwsMinter({ client }).mint(g, subject, CTX)).rejects.toThrow(/needs claim 'groups'/)
     expect(fake.count()).toBe(0)
   })
 
@@ -201,8 +201,8 @@ describe('createAwsMinter: STS errors', () => {
   const cases = [
     ['AccessDenied', InvalidTarget, /AccessDenied/],
     ['RegionDisabledException', InvalidTarget, /not activated/],
-    ['PackedPolicyTooLarge', InvalidRequest, /policy "deploy-app".*PackedPolicyTooLarge/],
-    ['MalformedPolicyDocument', InvalidRequest, /policy "deploy-app".*malformed/],
+    ['PackedPolicyTooLarge', InvalidRequest, /policy 'deploy-app'.*PackedPolicyTooLarge/],
+    ['MalformedPolicyDocument', InvalidRequest, /policy 'deploy-app'.*malformed/],
     ['ValidationError', InvalidTarget, /maximum session duration/],
     ['garbage', TemporarilyUnavailable, /unavailable|unexpected/],
   ] as const

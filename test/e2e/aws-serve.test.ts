@@ -8,7 +8,7 @@ import { signedCallerIdentityToken } from '../../lib/client/aws-sigv4.js'
 import { type FakeSts, IAM_USER, LAMBDA_ROLE, type StsPrincipal, startFakeSts } from '../fakes/sts.js'
 import { runCli, serveConfig } from './cli-harness.js'
 
-// Black box (issue 5 "Done when"): `tessera serve` with an aws-iam provider and an aws grant, STS
+// Black box: `tessera serve` with an aws-iam provider and an aws grant, STS
 // played by the loopback fake; `tessera exchange --aws-iam` signs GetCallerIdentity with "a Lambda
 // role" and gets credentials of another role, printed for the AWS CLI.
 const SERVER_ID = 'tessera-e2e'

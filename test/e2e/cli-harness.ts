@@ -21,13 +21,13 @@ export function runCli(args: string[], opts: { cwd: string; input?: string; env?
   })
 }
 
-/** Starts `tessera serve`, resolving with its URL once the banner is printed. */
+/** Starts `tessera serve`, resolving with its URL and its stderr so far once the banner is printed. */
 export function startServe(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
     cwd,
     env: { ...process.env, ...env },
   })
-  return new Promise<{ child: ChildProcess; url: string }>((ok, fail) => {
+  return new Promise<{ child: ChildProcess; url: string; stderr: string }>((ok, fail) => {
     let err = ''
     const timer = setTimeout(() => fail(new Error(`serve did not start: ${err}`)), 20_000)
     child.stderr?.on('data', (d) => {
@@ -35,7 +35,7 @@ export function startServe(args: string[], cwd: string, env: NodeJS.ProcessEnv =
       const m = /listening on (http:\/\/[^\s]+)/.exec(err)
       if (m) {
         clearTimeout(timer)
-        ok({ child, url: m[1] as string })
+        ok({ child, url: m[1] as string, stderr: err })
       }
     })
     child.on('exit', () => {
@@ -65,12 +65,12 @@ export async function serveConfig(
   const url = `http://127.0.0.1:${port}`
   const file = opts.file ?? 'tessera.yaml'
   writeFileSync(join(cwd, file), configText(url))
-  const { child } = await startServe(
+  const { child, stderr } = await startServe(
     ['--config', file, '--port', String(port), ...(opts.args ?? [])],
     cwd,
     opts.env,
   )
-  return { url, child }
+  return { url, child, stderr }
 }
 
 /** POSTs an RFC 8693 exchange of a JWT subject token to `<base>/token`. */

@@ -6,7 +6,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startServe } from './cli-harness.js'
 
-describe('CLI: the quick-start pipeline on the built-in example', () => {
+describe('CLI: the quick-start pipeline on the built-in example', { timeout: 60_000 }, () => {
   let cwd: string
   let serve: { child: ChildProcess; url: string }
   beforeAll(async () => {
@@ -78,7 +78,7 @@ describe('CLI: the quick-start pipeline on the built-in example', () => {
   })
 
   it('exchange refuses missing arguments and a broker whose metadata names another issuer', async () => {
-    expect((await runCli(['exchange', '--url', serve.url, '--token', 'x'], { cwd })).code).toBe(1)
+    expect((await runCli(['exchange', '--url', serve.url, '--token', 'x'], { cwd })).code).toBe(2)
     const wrong = await runCli(['exchange', '--url', `${serve.url}/dev`, '--token', 'x', '--audience', 'a'], {
       cwd,
     })

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEV_ISSUER_KEY_FILE, signDevToken } from '../../lib/server/dev-issuer.js'
+import { devIssuerKeyFile, signDevToken } from '../../lib/server/dev-issuer.js'
 import { startDynalite, type TestDynamo } from '../helpers/dynalite.js'
 import { freePort, postJwtExchange, runCli, startServe } from './cli-harness.js'
 
@@ -48,7 +48,7 @@ const devToken = (sub = SUB) =>
     audience: urlA,
     claims: {},
     ttlSeconds: 300,
-    keyFile: join(cwd, DEV_ISSUER_KEY_FILE),
+    keyFile: devIssuerKeyFile(),
   })
 
 const exchange = postJwtExchange

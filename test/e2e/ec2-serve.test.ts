@@ -19,7 +19,7 @@ import { type FakeImds, imdsCredentials, startFakeImds } from '../fakes/imds.js'
 import { type FakeSts, type StsPrincipal, startFakeSts, TESSERA_ROLE } from '../fakes/sts.js'
 import { runCli, serveConfig } from './cli-harness.js'
 
-// Black box (issue 8 §1 presence proof, §4 client): `tessera serve` with an aws-ec2 provider that
+// Black box (presence proof and client): `tessera serve` with an aws-ec2 provider that
 // requires the caller identity; the fake IMDS serves a test-CA-signed rsa2048 document and the
 // instance-profile credentials; `tessera exchange --instance aws --caller-identity` gets a token.
 const AUDIENCE = 'https://api.example.com'
@@ -185,7 +185,7 @@ describe('tessera exchange --instance aws --caller-identity against tessera serv
       ['exchange', '--instance', 'gcp', '--caller-identity', '--url', url, '--audience', AUDIENCE],
       { cwd },
     )
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/--caller-identity goes with --instance aws/)
   })
 })

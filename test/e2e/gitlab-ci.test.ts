@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { DEV_ISSUER_KEY_FILE, devIssuerUrl, signDevToken } from '../../lib/server/dev-issuer.js'
+import { devIssuerKeyFile, devIssuerUrl, signDevToken } from '../../lib/server/dev-issuer.js'
 import { serveConfig } from './cli-harness.js'
 
 // examples/gitlab-ci.yml, exercised: its exchange line runs in bash (GitLab's `set -eo pipefail`)
@@ -58,7 +58,7 @@ function gitlabToken(claims: Record<string, string> = {}, aud = url): Promise<st
     audience: aud,
     claims: rest,
     ttlSeconds: 300,
-    keyFile: join(cwd, DEV_ISSUER_KEY_FILE),
+    keyFile: devIssuerKeyFile(),
   })
 }
 

@@ -3,6 +3,7 @@ import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StoreUnavailable } from '../../lib/errors.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
+import { captureStdout } from '../audit/capture-stdout.js'
 import {
   expectRejected,
   goodClaims,
@@ -119,12 +120,12 @@ describe('token endpoint request handling', () => {
     expect(jwks.keys).toHaveLength(1)
     expect(jwks.keys[0]?.d).toBeUndefined()
     const meta = await (await fetch(`${h.url}/.well-known/oauth-authorization-server`)).json()
-    // Every member DESIGN's "Metadata" names.
+    // Every metadata member the contract names.
     expect(meta).toMatchObject({
       issuer: h.url,
       token_endpoint: `${h.url}/token`,
       jwks_uri: `${h.url}/.well-known/jwks.json`,
-      grant_types_supported: [TOKEN_EXCHANGE],
+      grant_types_supported: [TOKEN_EXCHANGE, 'urn:openid:params:grant-type:ciba'],
       introspection_endpoint: `${h.url}/introspect`,
       revocation_endpoint: `${h.url}/revoke`,
       token_endpoint_auth_methods_supported: expect.any(Array),
@@ -187,8 +188,13 @@ describe('audit trail and metrics of the token endpoint', () => {
     down.put = () => Promise.reject(new StoreUnavailable('down'))
     const outage = await startHarness({ brokerOptions: { table: down } })
     try {
-      const res = await outage.post(outage.exchangeForm(await outage.issuer.sign(goodClaims(outage))))
-      await expectRejected(res, 503, 'temporarily_unavailable')
+      const form = outage.exchangeForm(await outage.issuer.sign(goodClaims(outage)))
+      let res: Response | undefined
+      const logs = await captureStdout(async () => {
+        res = await outage.post(form)
+      })
+      await expectRejected(res as Response, 503, 'temporarily_unavailable')
+      expect(logs.filter((l) => l.includes('"level":"ERROR"'))).toHaveLength(1)
       expect(outage.metrics.total('store_errors')).toBe(1)
       expect(outage.metrics.total('exchanges', { outcome: 'error' })).toBe(1)
       expect(outage.minted()).toBe(0)

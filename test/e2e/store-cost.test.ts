@@ -22,7 +22,7 @@ function countingClient(endpoint: string) {
   return { client, calls }
 }
 
-describe('DynamoDB cost per exchange (DESIGN targets)', () => {
+describe('DynamoDB cost per exchange (targets)', () => {
   let dynamo: TestDynamo
   beforeAll(async () => {
     dynamo = await startDynalite()
@@ -55,7 +55,7 @@ describe('DynamoDB cost per exchange (DESIGN targets)', () => {
   })
 })
 
-describe('JWKS cost (DESIGN targets)', () => {
+describe('JWKS cost (targets)', () => {
   it('100 concurrent cold exchanges fetch the discovery document and the JWKS once each', async () => {
     const h = await startHarness()
     const tokens = await Promise.all(Array.from({ length: 100 }, () => h.issuer.sign(goodClaims(h))))

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { tokenHash } from '../../lib/assertion/token-hash.js'
+import type { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
 import { introspect } from '../../lib/endpoints/introspect.js'
 import {
   InsufficientScope,
@@ -233,5 +235,51 @@ describe('introspect: request handling', () => {
     await expect(
       introspect(deps, f.request('/introspect', { token }, `Bearer ${bearer}`)),
     ).rejects.toBeInstanceOf(TemporarilyUnavailable)
+  })
+})
+
+describe('introspect: audit', () => {
+  const events = (f: Fixture) =>
+    (f.deps.audit as MemoryAuditSink).events.filter((e) => e.event === 'token.introspected')
+
+  it('records who introspected which token (its SHA-256, never the token) and the answer', async () => {
+    const f = await adminFixture()
+    const token = await f.mint()
+    await ask(f, token)
+    const [event, ...more] = events(f)
+    expect(more).toEqual([])
+    expect(event).toMatchObject({
+      event: 'token.introspected',
+      level: 'INFO',
+      by: 'admin/ops',
+      token_sha256: tokenHash(token),
+      active: true,
+      jti: jtiOf(token),
+      policy: 'deploy',
+    })
+    expect(JSON.stringify(event)).not.toContain(token)
+  })
+
+  it('records an inactive answer too, without claims', async () => {
+    const f = await adminFixture()
+    await ask(f, 'not-a-token')
+    expect(events(f)).toEqual([
+      expect.objectContaining({ active: false, token_sha256: tokenHash('not-a-token') }),
+    ])
+    expect(events(f)[0]).not.toHaveProperty('jti')
+  })
+
+  it('records nothing for a caller that is refused or a request without a token', async () => {
+    const f = await adminFixture()
+    const token = await f.mint()
+    const bearer = await f.adminToken(['tessera:revoke'])
+    await expect(
+      introspect(f.deps, f.request('/introspect', { token }, `Bearer ${bearer}`)),
+    ).rejects.toBeInstanceOf(InsufficientScope)
+    const ok = await f.adminToken(['tessera:introspect'])
+    await expect(introspect(f.deps, f.request('/introspect', {}, `Bearer ${ok}`))).rejects.toBeInstanceOf(
+      InvalidRequest,
+    )
+    expect(events(f)).toEqual([])
   })
 })

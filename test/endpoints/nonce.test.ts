@@ -6,6 +6,7 @@ import { StoreUnavailable } from '../../lib/errors.js'
 import { createNonceService } from '../../lib/instance/nonce.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
 import type { StateTable } from '../../lib/store/types.js'
+import { captureStdout } from '../audit/capture-stdout.js'
 
 const NOW = Date.parse('2026-03-01T12:00:30Z')
 
@@ -84,8 +85,19 @@ describe('POST /nonce handler', () => {
       increment: () => Promise.reject(new StoreUnavailable('down')),
       merge: () => Promise.reject(new StoreUnavailable('down')),
     }
-    const res = await call(down)
-    expect(res.statusCode).toBe(503)
-    expect(JSON.parse(res.body).error).toBe('temporarily_unavailable')
+    let res: Awaited<ReturnType<typeof call>> | undefined
+    const logs = await captureStdout(async () => {
+      res = await call(down)
+    })
+    expect(res?.statusCode).toBe(503)
+    expect(JSON.parse(res?.body ?? '').error).toBe('temporarily_unavailable')
+    // The outage is logged once (ERROR, with its request id), not printed into the test run.
+    expect(logs.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({
+        level: 'ERROR',
+        request_id: 'req-1',
+        error: expect.objectContaining({ detail: 'down' }),
+      }),
+    ])
   })
 })

@@ -71,6 +71,12 @@ export interface CertOptions {
   /** Key-usage byte (0x80 digitalSignature, 0x04 keyCertSign); omitted = no extension. */
   readonly keyUsage?: number
   readonly keyPair?: { privateKey: KeyObject; publicKey: KeyObject }
+  /** basicConstraints pathLenConstraint (CA certificates only). */
+  readonly pathLen?: number
+  /** extendedKeyUsage purposes (dotted OIDs); omitted = no extension. */
+  readonly eku?: readonly string[]
+  /** Adds a nameConstraints extension permitting this DNS subtree. */
+  readonly permittedDns?: string
 }
 
 /** Creates a certificate (self-signed without `issuer`), signed with node:crypto sha256WithRSA. */
@@ -98,7 +104,12 @@ export function makeCert(opts: CertOptions): TestCert {
       new pkijs.Extension({
         extnID: '2.5.29.19',
         critical: true,
-        extnValue: new pkijs.BasicConstraints({ cA: true }).toSchema().toBER(),
+        extnValue: new pkijs.BasicConstraints({
+          cA: true,
+          ...(opts.pathLen === undefined ? {} : { pathLenConstraint: opts.pathLen }),
+        })
+          .toSchema()
+          .toBER(),
       }),
     )
   }
@@ -111,6 +122,30 @@ export function makeCert(opts: CertOptions): TestCert {
           valueHex: new Uint8Array([opts.keyUsage]).buffer,
           unusedBits: 1,
         }).toBER(),
+      }),
+    )
+  }
+  if (opts.eku !== undefined) {
+    extensions.push(
+      new pkijs.Extension({
+        extnID: '2.5.29.37',
+        critical: false,
+        extnValue: new pkijs.ExtKeyUsage({ keyPurposes: [...opts.eku] }).toSchema().toBER(),
+      }),
+    )
+  }
+  if (opts.permittedDns !== undefined) {
+    extensions.push(
+      new pkijs.Extension({
+        extnID: '2.5.29.30',
+        critical: true,
+        extnValue: new pkijs.NameConstraints({
+          permittedSubtrees: [
+            new pkijs.GeneralSubtree({ base: new pkijs.GeneralName({ type: 2, value: opts.permittedDns }) }),
+          ],
+        })
+          .toSchema()
+          .toBER(),
       }),
     )
   }

@@ -46,6 +46,25 @@ describe('writeDeployConfig', () => {
     }
   })
 
+  it('embeds a policy folder and a guardrails file in tessera.json', async () => {
+    const project = join(root, 'split')
+    mkdirSync(join(project, 'policies'), { recursive: true })
+    const policies = CONFIG.slice(CONFIG.indexOf('policies:\n') + 'policies:\n'.length).replace(/^ {2}/gm, '')
+    writeFileSync(join(project, 'policies', 'team.yaml'), policies)
+    writeFileSync(join(project, 'guardrails.yaml'), 'maxTtl: 1h\n')
+    const main = CONFIG.slice(0, CONFIG.indexOf('policies:\n'))
+      .replace('defaults: &aud [https://sts.example.com]\n', '')
+      .replace('*aud', '[https://sts.example.com]')
+    const file = join(project, 'tessera.yaml')
+    writeFileSync(file, `${main}policies: { dir: policies }\nguardrails: { file: guardrails.yaml }\n`)
+    const out = join(project, 'out')
+    mkdirSync(out)
+    await writeDeployConfig(file, [out])
+    const config = loadConfigJson(readFileSync(join(out, 'tessera.json'), 'utf8'), 'tessera.json').config
+    expect(config.policies.map((p) => p.name)).toEqual(['deploy'])
+    expect(config.guardrails?.maxTtl).toBe(3600)
+  })
+
   it('refuses an unknown top-level key before writing anything', async () => {
     const dir = join(root, 'c')
     mkdirSync(dir)

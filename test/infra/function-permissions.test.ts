@@ -87,6 +87,9 @@ const maySign = (fn: Fn) => (endpointNamed(fn).aws.kms ?? []).includes('kms:Sign
 
 let h: Harness
 let admin: string
+/** The broker's clock: real time plus a skip, so a test can age the cached revocation list. */
+let skipMs = 0
+const now = () => Date.now() + skipMs
 beforeAll(async () => {
   h = await startHarness({
     providerExtra: `  - name: vms
@@ -104,6 +107,17 @@ policies:
     match: { sub: ops }
     grant:
       token: { audience: "{{broker}}", scopes: [tessera:introspect, tessera:revoke], ttl: 5m }
+  - name: held
+    provider: ci
+    match: { sub: agent-7 }
+    grant:
+      token: { audience: https://tickets.example.com, ttl: 5m }
+      approval: { approvers: { policy: approver } }
+  - name: approver
+    provider: ci
+    match: { sub: alice }
+    grant:
+      token: { audience: "{{broker}}", scopes: [tessera:approve], ttl: 5m }
   - name: fleet
     provider: vms
     match: { vm_id: 11111111-2222-3333-4444-555555555555 }
@@ -111,8 +125,9 @@ policies:
       token: { audience: https://api.example.com, ttl: 5m }
 `,
     brokerOptions: {
-      table: recordingTable(new MemoryTable(() => Math.floor(Date.now() / 1000))),
+      table: recordingTable(new MemoryTable(() => Math.floor(now() / 1000))),
       keys: await recordingKeys(),
+      now,
     },
   })
   const res = await h.post(
@@ -186,8 +201,10 @@ describe('each function calls only what its IAM role allows', () => {
   })
 
   it('introspect: reads the revocation list with Query only, and signs nothing', async () => {
-    // The revocation above invalidated the cached list: this call reads it again.
+    // A revocation updates this instance's cached list; once the cache is older than 10 s the list is
+    // read again, as a separate introspect function on Lambda always does at its cold start.
     await usage(adminPost('/revoke', { policy: 'fleet' }))
+    skipMs += 11_000
     const r = await usage(adminPost('/introspect', { token: admin }))
     expect(r.status).toBe(200)
     expect(r.dynamodb).toEqual(['dynamodb:Query'])
@@ -203,6 +220,42 @@ describe('each function calls only what its IAM role allows', () => {
     expect(allowedDynamo('nonce')).toEqual(expect.arrayContaining(r.dynamodb))
     expect(r.signs).toBe(0)
     expect(maySign('nonce')).toBe(false)
+  })
+
+  it('token and approvals: an approval request, the listing and a decision stay within their roles', async () => {
+    const agent = await h.issuer.sign({ sub: 'agent-7', aud: h.url })
+    const ask = await usage(() => h.post(h.exchangeForm(agent, { audience: 'https://tickets.example.com' })))
+    expect(ask.status).toBe(400)
+    expect(ask.dynamodb).toEqual(expect.arrayContaining(['dynamodb:PutItem']))
+    expect(allowedDynamo('token')).toEqual(expect.arrayContaining(ask.dynamodb))
+    const requested = h.audit.events.find((e) => e.event === 'approval.requested')
+    const id = String(requested?.approval_id)
+    const res = await h.post(
+      h.exchangeForm(await h.issuer.sign({ sub: 'alice', aud: h.url }), { audience: h.url }),
+    )
+    const approver = ((await res.json()) as { access_token: string }).access_token
+    const asApprover =
+      (path: string, init: RequestInit = {}) =>
+      () =>
+        fetch(`${h.url}${path}`, {
+          ...init,
+          headers: { ...init.headers, authorization: `Bearer ${approver}` },
+        })
+    const list = await usage(asApprover('/approvals'))
+    expect(list.status).toBe(200)
+    const decide = await usage(
+      asApprover(`/approvals/${id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'decision=approve',
+      }),
+    )
+    expect(decide.status).toBe(200)
+    for (const r of [list, decide]) {
+      expect(allowedDynamo('approvals')).toEqual(expect.arrayContaining(r.dynamodb))
+      expect(r.signs).toBe(0)
+    }
+    expect(maySign('approvals')).toBe(false)
   })
 
   it('only the token function may assume roles', () => {

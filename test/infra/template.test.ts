@@ -100,7 +100,7 @@ let defaults: Template
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:tessera-alarms'
 
 beforeAll(async () => {
-  await run(bin('tsx'), [join(ROOT, 'scripts', 'bundle.ts')], {
+  await run(bin('tsx'), [join(ROOT, 'scripts', 'bundle.ts'), '--allow-empty-config'], {
     cwd: ROOT,
     env: offlineEnv,
     timeout: 90_000,

@@ -102,6 +102,31 @@ describe.each(storeKinds())('nonce service on $name', (store) => {
     await expect(nonces.issue(ip)).resolves.toBeDefined() // next minute
   })
 
+  it('counts every address of one IPv6 /64 together', async () => {
+    const { nonces } = setup(2)
+    const prefix = `2001:db8:${(++ipSeq).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}`
+    await nonces.issue(`${prefix}::1`)
+    await nonces.issue(`${prefix}:0:0:0:2`)
+    await expect(nonces.issue(`${prefix}:dead:beef:0:3`)).rejects.toBeInstanceOf(TooManyRequests)
+    await expect(nonces.issue(`${prefix.replace('2001', '2002')}::1`)).resolves.toBeDefined()
+  })
+
+  it('caps the nonces of all addresses together per minute', async () => {
+    const clock = { now: NOW + 3 * 3_600_000 + ++ipSeq * 60_000 }
+    const table = store.open(() => clock.now)
+    const nonces = createNonceService(table, {
+      rateLimitPerMinute: 10,
+      now: () => clock.now,
+      globalLimitPerMinute: 3,
+    })
+    for (let i = 0; i < 3; i++) await nonces.issue(freshIp())
+    const err = await nonces.issue(freshIp()).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TooManyRequests)
+    expect((err as BrokerError).message).toBe('too many nonce requests; retry later')
+    clock.now += 60_000
+    await expect(nonces.issue(freshIp())).resolves.toBeDefined()
+  })
+
   it('a concurrent burst below the limit from one address (VMs behind one NAT) is served in full', async () => {
     const { nonces } = setup(120)
     const ip = freshIp()

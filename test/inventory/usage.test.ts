@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { StoreUnavailable } from '../../lib/errors.js'
 import { IDENTITY_PK, identityKey, POLICY_PK, UsageRecorder } from '../../lib/inventory/usage.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
-import { StoreUnavailable } from '../../lib/errors.js'
 import type { MergeUpdate, StateTable } from '../../lib/store/types.js'
 
 const T0 = Date.UTC(2026, 11, 6, 12, 0, 0)

@@ -66,7 +66,7 @@ describe('compilePolicies: problems with exact paths', () => {
       tokenPolicy('a', { sub: 'x' }),
       { ...(tokenPolicy('b', { sub: 'x' }) as object), provider: 'nope' },
     ])
-    expect(problems(config)).toEqual([[['policies', 1, 'provider'], 'unknown provider "nope"']])
+    expect(problems(config)).toEqual([[['policies', 1, 'provider'], "unknown provider 'nope'"]])
   })
 
   it('rejects a duplicate policy name at the later occurrence', () => {
@@ -76,7 +76,7 @@ describe('compilePolicies: problems with exact paths', () => {
       tokenPolicy('a', { sub: 'z' }),
     ])
     expect(problems(config)).toEqual([
-      [['policies', 2, 'name'], 'duplicate policy name "a" (also policies[0])'],
+      [['policies', 2, 'name'], "duplicate policy name 'a' (also policies[0])"],
     ])
   })
 
@@ -121,15 +121,15 @@ describe('compilePolicies: problems with exact paths', () => {
   it('rejects a token grant listing an audience twice', () => {
     const config = buildConfig([tokenPolicy('a', { sub: 'x' }, ['https://a', 'https://b', 'https://a'])])
     expect(problems(config)).toEqual([
-      [['policies', 0, 'grant', 'token', 'audience', 2], 'audience "https://a" is listed twice'],
+      [['policies', 0, 'grant', 'token', 'audience', 2], "audience 'https://a' is listed twice"],
     ])
   })
 
-  it('rejects a grant with neither token nor aws when the schema was bypassed', () => {
+  it('rejects a grant with no token, aws or github kind when the schema was bypassed', () => {
     const config = buildConfig([tokenPolicy('a', { sub: 'x' })])
     const bypassed = { ...config, policies: [{ ...config.policies[0]!, grant: {} }] }
     expect(problems(bypassed)).toEqual([
-      [['policies', 0, 'grant'], 'a grant has exactly one of `token` or `aws`'],
+      [['policies', 0, 'grant'], 'a grant has exactly one of `token`, `aws` or `github`'],
     ])
   })
 

@@ -204,6 +204,23 @@ describe('evaluate: denials', () => {
     )
     expect(d.error).toBe('invalid_target')
     expect(d.trace.every((t) => !t.targetMatched)).toBe(true)
+    // The old text (no policy grants audience … to this subject) was false: one does, as a token.
+    expect(d.message).toBe(
+      `audience ${API} is granted to this subject as an access token, not as the AWS credentials that requested_token_type asks for`,
+    )
+  })
+
+  it('keeps the plain denial when the other-kind grant does not match the subject', () => {
+    const d = denied(
+      evaluate(
+        compiled,
+        request(
+          { sub: 'someone-else', repository: 'evil/app' },
+          { audiences: [API], grantKinds: new Set(['aws'] as const) },
+        ),
+      ),
+    )
+    expect(d.message).toBe(`no policy grants audience ${API} to this subject`)
   })
 
   it('denies an unknown provider', () => {

@@ -240,9 +240,9 @@ describe('policy explain output', () => {
 
 describe('decodeToken', () => {
   it.each([
-    ['a.b', 'not a JWT'],
+    ['a.b', 'not a signed JWT'],
     ['a.b.c.d.e', 'encrypted'],
-    [`${b64u({ alg: 'RS256' })}.bm90IGpzb24.c2ln`, 'payload is not valid JSON'],
+    [`${b64u({ alg: 'RS256' })}.bm90IGpzb24.c2ln`, 'payload is not strict JSON'],
     [`${b64u({ alg: 'RS256' })}.${b64u([1])}.c2ln`, 'payload is not a JSON object'],
     [
       `${b64u({ alg: 'RS256' })}.${Buffer.from('{"a":1,"a":2}').toString('base64url')}.c2ln`,

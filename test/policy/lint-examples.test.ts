@@ -7,7 +7,9 @@ import { ConfigError } from '../../lib/errors.js'
 import { lintConfig } from '../../lib/policy/lint.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
-const EXAMPLES = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml'))
+const EXAMPLES = readdirSync(join(ROOT, 'examples')).filter(
+  (f) => f.endsWith('.yaml') && !f.endsWith('.test.yaml'),
+)
 
 /** Each ```yaml block of docs/policies.md preceded by `<!-- lint: X -->`, with its expectation. */
 function docBlocks(): { expect: string; yaml: string; line: number }[] {
@@ -58,6 +60,11 @@ describe('documented examples', () => {
       'claim-type',
       'invalid-policy',
       'allow-broad-unused',
+      'guardrail-max-ttl',
+      'guardrail-audiences',
+      'guardrail-aws-roles',
+      'guardrail-require-claims',
+      'guardrail-require-approval',
     ]) {
       expect(rules, rule).toContain(rule)
     }

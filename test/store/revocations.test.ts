@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { StoreUnavailable } from '../../lib/errors.js'
+import { InvalidRequest, StoreUnavailable } from '../../lib/errors.js'
 import { DynamoDbTable } from '../../lib/store/dynamodb-table.js'
 import { MemoryTable } from '../../lib/store/memory-table.js'
-import { RevocationList } from '../../lib/store/revocations.js'
+import { MAX_REVOCATIONS, RevocationList } from '../../lib/store/revocations.js'
 import type {
   AttrValue,
   IncrementOptions,
@@ -216,6 +216,27 @@ describe('RevocationList: cache', () => {
     expect(await list.blocksIssuance(q())).toBe(true)
   })
 
+  it('revocations are applied to the cached list: 500 of them cost one Query in all, each effective at once', async () => {
+    const { list, table } = setup()
+    for (let i = 0; i < 500; i++) {
+      await list.revoke({ provider: 'gha', sub: `s${i}` }, 'admin')
+      expect(await list.blocksIssuance(q({ sub: `s${i}` }))).toBe(true)
+    }
+    expect(await list.blocksIssuance(q({ sub: 'other' }))).toBe(false)
+    expect(table.queries).toBe(1)
+    expect(await list.list()).toHaveLength(500)
+  })
+
+  it('a refresh in flight while this instance revokes cannot drop the new entry', async () => {
+    const { list, clock } = setup()
+    await list.blocksIssuance(q())
+    clock.ms += 10_000
+    const racing = list.blocksIssuance(q())
+    await list.revoke({ policy: 'deploy' }, 'admin')
+    await racing
+    expect(await list.blocksIssuance(q())).toBe(true)
+  })
+
   it('concurrent cold checks share one Query', async () => {
     const { list, table } = setup()
     await Promise.all(Array.from({ length: 20 }, () => list.blocksIssuance(q())))
@@ -312,5 +333,38 @@ describe('RevocationList on dynalite', () => {
       await dynamo.restart()
     }
     expect(await list.blocksIssuance(q({ policy: 'outage' }))).toBe(true)
+  })
+})
+
+describe('RevocationList: bounded', () => {
+  it('the bound defaults to 10,000 entries', () => {
+    expect(MAX_REVOCATIONS).toBe(10_000)
+  })
+
+  it('refuses a new entry beyond the bound with invalid_request; re-revoking an entry it holds is fine', async () => {
+    const clock = { ms: T0 }
+    const table = new ObservedTable(clock)
+    const list = new RevocationList(table, { now: () => clock.ms, maxEntries: 3 })
+    await list.revoke({ policy: 'a' }, 'admin')
+    await list.revoke({ provider: 'gha', sub: 'x' }, 'admin')
+    await list.revoke({ jti: 'j1', exp: S0 + 60 }, 'admin')
+    const err = await list.revoke({ policy: 'b' }, 'admin').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(InvalidRequest)
+    expect((err as InvalidRequest).status).toBe(400)
+    expect(await list.blocksIssuance(q({ policy: 'b' }))).toBe(false)
+    await expect(list.revoke({ policy: 'a' }, 'admin')).resolves.toBeUndefined()
+    await expect(list.revoke({ jti: 'j2', exp: S0 + 60 }, 'admin')).rejects.toBeInstanceOf(InvalidRequest)
+    // The token entry leaves with its token: after the next reload there is room again.
+    clock.ms += 61_000
+    await expect(list.revoke({ policy: 'b' }, 'admin')).resolves.toBeUndefined()
+    expect(await list.blocksIssuance(q({ policy: 'b' }))).toBe(true)
+  })
+
+  it('a store that cannot be read refuses the revocation (503), rather than writing blind past the bound', async () => {
+    const clock = { ms: T0 }
+    const table = new ObservedTable(clock)
+    const list = new RevocationList(table, { now: () => clock.ms })
+    table.down = true
+    await expect(list.revoke({ policy: 'a' }, 'admin')).rejects.toBeInstanceOf(StoreUnavailable)
   })
 })

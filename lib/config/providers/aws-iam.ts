@@ -10,7 +10,8 @@ export const AwsIamProviderSchema = z.strictObject({
   serverIdHeader: ServerIdSchema.optional(),
   /**
    * `once` (default): a signed request is accepted once (keyed by its SigV4 signature, kept until
-   * X-Amz-Date + 5 min + clockTolerance). `allow`: reusable within its 5-minute window.
+   * X-Amz-Date + 5 min + clockTolerance + the 60 s replay margin, see docs/design.md). `allow`:
+   * reusable within its 5-minute window.
    */
   replay: z.enum(['once', 'allow']).default('once'),
 })

@@ -4,11 +4,13 @@ import type { Broker } from '../../../lib/broker.js'
 import type { EndpointCore } from '../../../lib/endpoints/manifest.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../../../lib/errors.js'
 import { jsonResponse } from '../../../lib/http/respond.js'
+import { captureStdout } from '../../audit/capture-stdout.js'
 
-// The one error serializer on the Lambda path (issue 3 item 7): an unexpected error is a bare
+// The one error serializer on the Lambda path: an unexpected error is a bare
 // `server_error` 500 with the request id, never its message or stack; OAuth errors keep theirs.
 
 type Result = { statusCode: number; headers: Record<string, string>; body: string }
+type Logged = Result & { logs: Record<string, unknown>[] }
 const broker = {} as Broker
 const event = (requestId?: string) => ({
   rawPath: '/x',
@@ -20,12 +22,17 @@ const event = (requestId?: string) => ({
   },
 })
 
-async function invoke(core: EndpointCore, requestId?: string): Promise<Result> {
+/** Invokes the handler; what it logs is captured (and asserted where expected), not printed. */
+async function invoke(core: EndpointCore, requestId?: string): Promise<Logged> {
   const handler = lambdaEndpoint(core, async () => broker) as unknown as (
     e: unknown,
     c: unknown,
   ) => Promise<Result>
-  return handler(event(requestId), {})
+  let res: Result | undefined
+  const lines = await captureStdout(async () => {
+    res = await handler(event(requestId), {})
+  })
+  return { ...(res as Result), logs: lines.map((l) => JSON.parse(l) as Record<string, unknown>) }
 }
 
 describe('lambdaEndpoint error serializer', () => {
@@ -41,6 +48,15 @@ describe('lambdaEndpoint error serializer', () => {
     expect(res.body).not.toContain('secret')
     expect(res.body).not.toMatch(/\bat \S+:\d+/)
     expect(res.headers['cache-control'] ?? res.headers['Cache-Control']).toBe('no-store')
+    // The detail goes to the log (once, ERROR, with the request id) instead.
+    expect(res.logs).toEqual([
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'request failed',
+        request_id: 'req-abc123',
+        error: expect.objectContaining({ message: 'boom: /secret/path/config.yaml' }),
+      }),
+    ])
   })
 
   it('a thrown non-Error value is a 500 too, never a crash', async () => {
@@ -50,6 +66,7 @@ describe('lambdaEndpoint error serializer', () => {
     expect(res.statusCode).toBe(500)
     expect(JSON.parse(res.body).error).toBe('server_error')
     expect(res.body).not.toContain('a string')
+    expect(res.logs).toEqual([expect.objectContaining({ level: 'ERROR', error: { value: 'a string' } })])
   })
 
   it('a request without an id gets one, echoed in the description', async () => {
@@ -69,6 +86,7 @@ describe('lambdaEndpoint error serializer', () => {
       error: 'invalid_request',
       error_description: expect.stringMatching(/^subject_token is missing/),
     })
+    expect(res.logs).toEqual([])
   })
 
   it('an outage is 503 temporarily_unavailable with Retry-After', async () => {
@@ -78,6 +96,7 @@ describe('lambdaEndpoint error serializer', () => {
     expect(res.statusCode).toBe(503)
     expect(JSON.parse(res.body).error).toBe('temporarily_unavailable')
     expect(res.headers['retry-after'] ?? res.headers['Retry-After']).toBeDefined()
+    expect(res.logs).toEqual([expect.objectContaining({ level: 'ERROR', request_id: 'req-2' })])
   })
 
   it('a base64 body that is not UTF-8 is 400 invalid_request (no replacement characters), as on the local server', async () => {

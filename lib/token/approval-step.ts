@@ -1,0 +1,150 @@
+import * as z from 'zod'
+import { POLL_INTERVAL_S } from '../approval/approvals.js'
+import { approvalsOf } from '../approval/broker-approvals.js'
+import type { VerifiedSubject } from '../assertion/types.js'
+import type { Broker } from '../broker.js'
+import type { ApprovalConfig, ProviderConfig } from '../config/schema.js'
+import { AuthorizationPending } from '../errors.js'
+import type { GrantKind, ResolvedGrant } from '../policy/types.js'
+import type { TokenRequest } from './request.js'
+
+const perBroker = new WeakMap<Broker, ReadonlyMap<string, ApprovalConfig>>()
+
+/** The `approval:` of a policy's grant, if it has one (looked up in a map built once per broker). */
+export function approvalOf(broker: Broker, policy: string): ApprovalConfig | undefined {
+  let byPolicy = perBroker.get(broker)
+  if (!byPolicy) {
+    byPolicy = new Map(
+      broker.config.policies.flatMap((p) => (p.grant.approval ? [[p.name, p.grant.approval] as const] : [])),
+    )
+    perBroker.set(broker, byPolicy)
+  }
+  return byPolicy.get(policy)
+}
+
+/** What an allowed request needs to be decided again and minted when its approval lands. */
+export interface HeldExchange {
+  readonly policy: string
+  readonly subject: VerifiedSubject
+  readonly actor?: VerifiedSubject | undefined
+  readonly request: TokenRequest
+}
+
+/**
+ * The `approve?` step: a grant with `approval:` is not minted now. The request is stored (any broker
+ * instance may answer its polls) and the answer is authorization_pending with the requester's
+ * auth_req_id; the subject token has already been consumed, so this request cannot be repeated.
+ */
+export async function holdForApproval(
+  broker: Broker,
+  held: HeldExchange,
+  grant: ResolvedGrant,
+  requestId: string,
+): Promise<void> {
+  const approval = approvalOf(broker, held.policy)
+  if (!approval) return
+  const { subject, actor, request } = held
+  const { authReqId, record } = await approvalsOf(broker).create({
+    policy: held.policy,
+    approval,
+    requester: { provider: subject.provider, sub: subject.sub, actorSub: actor?.sub },
+    grant: grantSummary(grant),
+    reason: request.reason,
+    payload: toPayload(held),
+    requestId,
+  })
+  throw new AuthorizationPending('this grant needs approval; poll with the auth_req_id', {
+    auth_req_id: authReqId,
+    expires_in: approval.timeout,
+    interval: POLL_INTERVAL_S,
+  }).withDetail(`approval ${record.id} requested`)
+}
+
+/** What approvers see of a grant (never a secret): audiences and scopes, or the AWS role. */
+export function grantSummary(grant: ResolvedGrant): Record<string, unknown> {
+  if (grant.kind === 'token')
+    return { audience: grant.audience, scope: grant.scopes.join(' '), ttl: grant.ttl }
+  if (grant.kind === 'aws') return { role_arn: grant.roleArn, duration: grant.duration }
+  return { kind: (grant as { kind: string }).kind }
+}
+
+const SubjectSchema = z.strictObject({
+  provider: z.string(),
+  kind: z.string(),
+  issuer: z.string(),
+  sub: z.string(),
+  claims: z.record(z.string(), z.unknown()),
+  tokenHash: z.string(),
+  expiresAt: z.number().optional(),
+})
+
+/** The stored form of a held exchange: no raw token (only hashes), no replay key. */
+const PayloadSchema = z.strictObject({
+  policy: z.string(),
+  subject: SubjectSchema,
+  actor: SubjectSchema.optional(),
+  request: z.strictObject({
+    subjectTokenType: z.string(),
+    audiences: z.array(z.string()),
+    resources: z.array(z.string()),
+    scopes: z.array(z.string()).optional(),
+    tokenType: z.string(),
+    grantKinds: z.array(z.string()).optional(),
+  }),
+})
+
+function storedSubject(s: VerifiedSubject): z.input<typeof SubjectSchema> {
+  const { provider, kind, issuer, sub, claims, tokenHash, expiresAt } = s
+  return {
+    provider,
+    kind,
+    issuer,
+    sub,
+    claims: { ...claims },
+    tokenHash,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+  }
+}
+
+function toPayload(held: HeldExchange): z.input<typeof PayloadSchema> {
+  const r = held.request
+  return {
+    policy: held.policy,
+    subject: storedSubject(held.subject),
+    ...(held.actor ? { actor: storedSubject(held.actor) } : {}),
+    request: {
+      subjectTokenType: r.subjectTokenType,
+      audiences: [...r.audiences],
+      resources: [...r.resources],
+      ...(r.scopes === undefined ? {} : { scopes: [...r.scopes] }),
+      tokenType: r.tokenType,
+      ...(r.grantKinds === undefined ? {} : { grantKinds: [...r.grantKinds] }),
+    },
+  }
+}
+
+/** Reads a held exchange back from the approval store; undefined when it is not one this code wrote. */
+export function heldExchangeOf(payload: unknown): HeldExchange | undefined {
+  const parsed = PayloadSchema.safeParse(payload)
+  if (!parsed.success) return undefined
+  const { policy, subject, actor, request } = parsed.data
+  const asSubject = (s: z.output<typeof SubjectSchema>): VerifiedSubject => ({
+    ...s,
+    kind: s.kind as ProviderConfig['kind'],
+  })
+  return {
+    policy,
+    subject: asSubject(subject),
+    actor: actor && asSubject(actor),
+    request: {
+      // The raw subject token is never stored: the held request only carries what minting reads.
+      subjectToken: '',
+      subjectTokenType: request.subjectTokenType,
+      audiences: request.audiences,
+      resources: request.resources,
+      scopes: request.scopes,
+      tokenType: request.tokenType,
+      grantKinds: request.grantKinds && new Set(request.grantKinds as GrantKind[]),
+    },
+  }
+}
