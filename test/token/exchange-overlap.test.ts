@@ -77,6 +77,16 @@ policies:
     provider: ci
     match: { sub: "${SUB}" }
     grant: { token: { audience: https://api.example.com, scopes: [deploy:read], ttl: 10m } }
+  - name: held
+    provider: ci
+    match: { sub: "${SUB}" }
+    grant:
+      token: { audience: https://held.example.com, scopes: [read], ttl: 10m }
+      approval: { approvers: { policy: approvers } }
+  - name: approvers
+    provider: ci
+    match: { sub: nobody }
+    grant: { token: { audience: ${BROKER}, scopes: ["tessera:approve"], ttl: 1h } }
 `
   const signing = new CountingSigner(key)
   const audit = new MemoryAuditSink()
@@ -97,12 +107,12 @@ policies:
 }
 
 let n = 0
-function request(token: string): HttpRequest {
+function request(token: string, audience = 'https://api.example.com'): HttpRequest {
   const body = new URLSearchParams({
     grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
     subject_token: token,
     subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    audience: 'https://api.example.com',
+    audience,
   }).toString()
   return {
     method: 'POST',
@@ -219,6 +229,18 @@ describe('exchangeToken: the replay write overlaps the signature', () => {
     const err = await refused(cold.broker, request(token))
     expect(err).toMatchObject({ code: 'invalid_request', detail: 'replay' })
     expect(cold.signing.calls).toBe(0)
+  })
+
+  it('a policy held for approval signs nothing: the request is held, its token consumed', async () => {
+    const s = await setup()
+    const token = await subjectToken()
+    const err = await refused(s.broker, request(token, 'https://held.example.com'))
+    expect(err.code).toBe('authorization_pending')
+    expect(s.signing.calls).toBe(0)
+    expect(await refused(s.broker, request(token, 'https://held.example.com'))).toMatchObject({
+      detail: 'replay',
+    })
+    expect(s.signing.calls).toBe(0)
   })
 
   it('a revoked subject is refused without a signature, even when signing overlaps', async () => {
