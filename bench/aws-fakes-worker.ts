@@ -30,8 +30,9 @@ export interface FakesCounts {
 }
 
 /**
- * A TCP proxy in front of dynalite that holds every chunk the client sends for `delayMs` (each
- * request is answered that much later), counts requests by `X-Amz-Target` operation and times them.
+ * A TCP proxy in front of dynalite that answers each request `delayMs` after it arrived (or when
+ * dynalite has answered, if that is later), counts requests by `X-Amz-Target` operation and times
+ * the answers as the client sees them.
  */
 async function startDelayProxy(port: number, delayMs: number) {
   const calls = new Map<string, number>()
@@ -43,6 +44,8 @@ async function startDelayProxy(port: number, delayMs: number) {
     outbound.setNoDelay(true)
     sockets.add(inbound).add(outbound)
     const arrivals: number[] = []
+    let due = 0
+    let queue: Promise<void> = Promise.resolve()
     const drop = () => {
       inbound.destroy()
       outbound.destroy()
@@ -57,17 +60,26 @@ async function startDelayProxy(port: number, delayMs: number) {
         calls.set(op, (calls.get(op) ?? 0) + 1)
         arrivals.push(performance.now())
       }
-      setTimeout(() => outbound.write(chunk), delayMs)
+      outbound.write(chunk)
     })
     outbound.on('data', (chunk: Buffer) => {
-      if (chunk.subarray(0, 5).toString('latin1') === 'HTTP/') {
-        const at = arrivals.shift()
-        if (at !== undefined) {
-          answer.total += performance.now() - at
-          answer.count++
-        }
-      }
-      inbound.write(chunk)
+      const start = chunk.subarray(0, 5).toString('latin1') === 'HTTP/' ? arrivals.shift() : undefined
+      // A response's later chunks keep its due time, so they follow its first chunk in order.
+      if (start !== undefined) due = start + delayMs
+      const at = due
+      // One queue per connection: chunks leave in the order they came, each not before its due time.
+      queue = queue
+        .then(() => {
+          const wait = at - performance.now()
+          return wait > 0 ? new Promise<void>((r) => setTimeout(r, wait)) : undefined
+        })
+        .then(() => {
+          if (start !== undefined) {
+            answer.total += performance.now() - start
+            answer.count++
+          }
+          inbound.write(chunk)
+        })
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

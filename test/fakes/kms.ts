@@ -22,7 +22,7 @@ export type KmsOp = 'DescribeKey' | 'GetPublicKey' | 'Sign'
 export type KmsFault =
   | 'throttle' // 400 ThrottlingException
   | 'internal' // 500 KMSInternalException
-  | 'latency' // delay `ms`, then answer normally
+  | 'latency' // answer normally, `ms` after the request arrived
   | 'garbage' // 200 with a body that is not JSON
   | 'missing-field' // 200 with `{}`
   | 'bad-der' // Sign: 200 with a signature that is not DER
@@ -106,6 +106,12 @@ function signDigest(key: FakeKey, algorithm: string, digest: Buffer): Buffer {
   }
   const bits = key.spec === 'RSA_2048' ? 2048 : 3072
   return privateEncrypt({ key: key.privateKey, padding: constants.RSA_NO_PADDING }, pssEncode(digest, bits))
+}
+
+/** Resolves once `performance.now()` has reached `due` (at once when it has). */
+function until(due: number): Promise<void> {
+  const wait = due - performance.now()
+  return wait > 0 ? new Promise((r) => setTimeout(r, wait)) : Promise.resolve()
 }
 
 /** Starts the fake on 127.0.0.1 with an ephemeral port. */
@@ -216,8 +222,10 @@ export async function startKmsFake(opts: { region?: string; account?: string } =
       return reply(res, 400, { __type: 'SerializationException', message: 'content type' })
     }
     const fault = takeFault(op)
-    if (fault?.fault === 'latency') await new Promise((r) => setTimeout(r, fault.ms))
-    else if (fault && fault.fault !== 'bad-der') {
+    // Latency is the answer time: the reply leaves `ms` after the request arrived, whatever the
+    // fake's own signing took meanwhile.
+    const due = fault?.fault === 'latency' ? performance.now() + fault.ms : 0
+    if (fault && fault.fault !== 'latency' && fault.fault !== 'bad-der') {
       log.push({ op, keyArn: undefined })
       if (fault.fault === 'reset') return req.socket.destroy()
       if (fault.fault === 'throttle')
@@ -232,8 +240,10 @@ export async function startKmsFake(opts: { region?: string; account?: string } =
       const out = (await handle(op, input, gen)) as Record<string, unknown>
       if (fault?.fault === 'bad-der' && op === 'Sign')
         out.Signature = Buffer.from([0x30, 0x03, 0x02, 0x01]).toString('base64')
+      await until(due)
       reply(res, 200, out)
     } catch (err) {
+      await until(due)
       if (err instanceof KmsError) return reply(res, err.status, { __type: err.type, message: err.message })
       reply(res, 500, { __type: 'KMSInternalException', message: String(err) })
     }
