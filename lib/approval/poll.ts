@@ -60,7 +60,9 @@ export async function pollApproval(
       version: handle.version + 1,
     }
     const deadline = handle.expiresAt - EXPIRED_ANSWER_S
-    if (!(await table.put(encodeHandle(polled, deadline), { ifMatch: { version: handle.version } }))) continue
+    // `redeemed: false` too: a redemption writes a version a concurrent poll may also have read.
+    const unchanged = { version: handle.version, redeemed: false }
+    if (!(await table.put(encodeHandle(polled, deadline), { ifMatch: unchanged }))) continue
     if (tooSoon) throw new SlowDown(polled.interval)
 
     const record = await approvals.get(handle.id)
