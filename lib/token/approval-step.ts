@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import * as z from 'zod'
 import { POLL_INTERVAL_S } from '../approval/approvals.js'
 import { approvalsOf } from '../approval/broker-approvals.js'
@@ -28,6 +29,8 @@ export interface HeldExchange {
   readonly subject: VerifiedSubject
   readonly actor?: VerifiedSubject | undefined
   readonly request: TokenRequest
+  /** The fingerprint of the grant the approvers were asked about (see grantFingerprint). */
+  readonly grantSha256: string
 }
 
 /**
@@ -37,7 +40,7 @@ export interface HeldExchange {
  */
 export async function holdForApproval(
   broker: Broker,
-  held: HeldExchange,
+  held: Omit<HeldExchange, 'grantSha256'>,
   grant: ResolvedGrant,
   requestId: string,
 ): Promise<void> {
@@ -50,7 +53,7 @@ export async function holdForApproval(
     requester: { provider: subject.provider, sub: subject.sub, actorSub: actor?.sub },
     grant: grantSummary(grant),
     reason: request.reason,
-    payload: toPayload(held),
+    payload: toPayload({ ...held, grantSha256: grantFingerprint(grant) }),
     requestId,
   })
   throw new AuthorizationPending('this grant needs approval; poll with the auth_req_id', {
@@ -58,6 +61,15 @@ export async function holdForApproval(
     expires_in: approval.timeout,
     interval: POLL_INTERVAL_S,
   }).withDetail(`approval ${record.id} requested`)
+}
+
+/**
+ * SHA-256 of the whole resolved grant: what is minted after approval must be exactly what was
+ * approved, so a policy widened while the request waited (scopes, audience, lifetime, role, session
+ * policy) cannot hand out more than the approvers saw.
+ */
+export function grantFingerprint(grant: ResolvedGrant): string {
+  return createHash('sha256').update(JSON.stringify(grant)).digest('base64url')
 }
 
 /** What approvers see of a grant (never a secret): audiences and scopes, or the AWS role. */
@@ -91,6 +103,7 @@ const PayloadSchema = z.strictObject({
     tokenType: z.string(),
     grantKinds: z.array(z.string()).optional(),
   }),
+  grantSha256: z.string(),
 })
 
 function storedSubject(s: VerifiedSubject): z.input<typeof SubjectSchema> {
@@ -120,6 +133,7 @@ function toPayload(held: HeldExchange): z.input<typeof PayloadSchema> {
       tokenType: r.tokenType,
       ...(r.grantKinds === undefined ? {} : { grantKinds: [...r.grantKinds] }),
     },
+    grantSha256: held.grantSha256,
   }
 }
 
@@ -127,7 +141,7 @@ function toPayload(held: HeldExchange): z.input<typeof PayloadSchema> {
 export function heldExchangeOf(payload: unknown): HeldExchange | undefined {
   const parsed = PayloadSchema.safeParse(payload)
   if (!parsed.success) return undefined
-  const { policy, subject, actor, request } = parsed.data
+  const { policy, subject, actor, request, grantSha256 } = parsed.data
   const asSubject = (s: z.output<typeof SubjectSchema>): VerifiedSubject => ({
     ...s,
     kind: s.kind as ProviderConfig['kind'],
@@ -146,5 +160,6 @@ export function heldExchangeOf(payload: unknown): HeldExchange | undefined {
       tokenType: request.tokenType,
       grantKinds: request.grantKinds && new Set(request.grantKinds as GrantKind[]),
     },
+    grantSha256,
   }
 }

@@ -22,7 +22,13 @@ import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { evaluate } from '../policy/evaluate.js'
 import type { Decision } from '../policy/types.js'
 import { consumeOnce } from '../store/replay.js'
-import { approvalOf, type HeldExchange, heldExchangeOf, holdForApproval } from './approval-step.js'
+import {
+  approvalOf,
+  grantFingerprint,
+  type HeldExchange,
+  heldExchangeOf,
+  holdForApproval,
+} from './approval-step.js'
 import { actClaimOf, isDelegation, verifyActor } from './delegation.js'
 import { type ExchangeRecord, startExchangeRecord } from './record-exchange.js'
 import {
@@ -98,7 +104,7 @@ async function redeem(
     const facts = { subjectTokenType: request.subjectTokenType, subject, policy: held.policy }
     const decision = await record.step(facts, () => decide(broker, request, subject, actor))
     const allowed = await record.step({ ...facts, trace: decision.trace }, () =>
-      stillHeld(broker, decision, held.policy),
+      stillHeld(broker, decision, held),
     )
     const binding = await record.step(facts, () => bind(broker, allowed, proof))
     await record.step(facts, () => guard(broker, allowed, subject))
@@ -121,9 +127,15 @@ function heldExchangeOrRefuse(payload: unknown): HeldExchange {
   return held
 }
 
-/** An approved request mints only if today's policies still allow it, by the same policy, still under approval. */
-function stillHeld(broker: Broker, decision: Decision, policy: string): Allow {
-  if (!decision.allow || decision.policy !== policy || !approvalOf(broker, policy)) {
+/** An approved request mints only if today's policies still allow exactly the approved grant, by the same policy, still under approval. */
+function stillHeld(broker: Broker, decision: Decision, held: HeldExchange): Allow {
+  const { policy, grantSha256 } = held
+  if (
+    !decision.allow ||
+    decision.policy !== policy ||
+    !approvalOf(broker, policy) ||
+    grantFingerprint(decision.grant) !== grantSha256
+  ) {
     throw new InvalidGrant('the policies changed while the request waited for approval; request again')
   }
   return decision
