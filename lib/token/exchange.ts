@@ -1,3 +1,4 @@
+import type { ApprovalRecord } from '../approval/approval-item.js'
 import { approvalsOf } from '../approval/broker-approvals.js'
 import { pollApproval, type Redeemed, releaseRedemption } from '../approval/poll.js'
 import type { VerifiedSubject } from '../assertion/types.js'
@@ -104,7 +105,7 @@ async function redeem(
     const facts = { subjectTokenType: request.subjectTokenType, subject, policy: held.policy }
     const decision = await record.step(facts, () => decide(broker, request, subject, actor))
     const allowed = await record.step({ ...facts, trace: decision.trace }, () =>
-      stillHeld(broker, decision, held),
+      stillHeld(broker, decision, held, approval),
     )
     const binding = await record.step(facts, () => bind(broker, allowed, proof))
     await record.step(facts, () => guard(broker, allowed, subject))
@@ -127,13 +128,19 @@ function heldExchangeOrRefuse(payload: unknown): HeldExchange {
   return held
 }
 
-/** An approved request mints only if today's policies still allow exactly the approved grant, by the same policy, still under approval. */
-function stillHeld(broker: Broker, decision: Decision, held: HeldExchange): Allow {
+/**
+ * An approved request mints only if today's policies still allow exactly the approved grant, by the
+ * same policy, under an approval rule the decision still satisfies (same approvers, enough of them).
+ */
+function stillHeld(broker: Broker, decision: Decision, held: HeldExchange, approval: ApprovalRecord): Allow {
   const { policy, grantSha256 } = held
+  const today = approvalOf(broker, policy)
   if (
     !decision.allow ||
     decision.policy !== policy ||
-    !approvalOf(broker, policy) ||
+    !today ||
+    today.approvers.policy !== approval.approvers ||
+    approval.approvals.length < today.minApprovals ||
     grantFingerprint(decision.grant) !== grantSha256
   ) {
     throw new InvalidGrant('the policies changed while the request waited for approval; request again')

@@ -129,6 +129,22 @@ describe('token exchange of a grant that needs approval', () => {
     expect(widened.audit.events.some((e) => e.event === 'token.exchange')).toBe(false)
   })
 
+  it('refuses to mint when the policy came to need more approvals while the request waited', async () => {
+    const clock = { ms: T0 }
+    const table = new MemoryTable(() => Math.floor(clock.ms / 1000))
+    const p = await pendingTickets({ table, clock })
+    const configure = (text: string) =>
+      text.replace(
+        'approval: { approvers: { policy: secops } }',
+        'approval: { approvers: { policy: secops }, minApprovals: 2 }',
+      )
+    const stricter = await agentBroker(agents, others, { table, clock, signer: p.signer, configure })
+    expect((await decide(p.broker, p.signer, p.id, 'alice', 'approve')).body).toEqual({ status: 'approved' })
+    clock.ms += 5000
+    const res = await exchange(stricter.broker, poll(p.authReqId))
+    expect([res.status, res.body.error]).toEqual([400, 'invalid_grant'])
+  })
+
   it('needs two distinct approvers for production data', async () => {
     const b = await agentBroker(agents, others)
     const res = await exchange(b.broker, ask(await agentToken(), 'https://data.example.com'))
