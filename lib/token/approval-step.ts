@@ -29,6 +29,8 @@ export interface HeldExchange {
   readonly subject: VerifiedSubject
   readonly actor?: VerifiedSubject | undefined
   readonly request: TokenRequest
+  /** The key of the request's DPoP proof, if it had one: only a poll proving the same key redeems. */
+  readonly proofJkt?: string | undefined
   /** The fingerprint of the grant the approvers were asked about (see grantFingerprint). */
   readonly grantSha256: string
 }
@@ -103,6 +105,7 @@ const PayloadSchema = z.strictObject({
     tokenType: z.string(),
     grantKinds: z.array(z.string()).optional(),
   }),
+  proofJkt: z.string().optional(),
   grantSha256: z.string(),
 })
 
@@ -133,6 +136,7 @@ function toPayload(held: HeldExchange): z.input<typeof PayloadSchema> {
       tokenType: r.tokenType,
       ...(r.grantKinds === undefined ? {} : { grantKinds: [...r.grantKinds] }),
     },
+    ...(held.proofJkt === undefined ? {} : { proofJkt: held.proofJkt }),
     grantSha256: held.grantSha256,
   }
 }
@@ -141,7 +145,7 @@ function toPayload(held: HeldExchange): z.input<typeof PayloadSchema> {
 export function heldExchangeOf(payload: unknown): HeldExchange | undefined {
   const parsed = PayloadSchema.safeParse(payload)
   if (!parsed.success) return undefined
-  const { policy, subject, actor, request, grantSha256 } = parsed.data
+  const { policy, subject, actor, request, proofJkt, grantSha256 } = parsed.data
   const asSubject = (s: z.output<typeof SubjectSchema>): VerifiedSubject => ({
     ...s,
     kind: s.kind as ProviderConfig['kind'],
@@ -160,6 +164,7 @@ export function heldExchangeOf(payload: unknown): HeldExchange | undefined {
       tokenType: request.tokenType,
       grantKinds: request.grantKinds && new Set(request.grantKinds as GrantKind[]),
     },
+    proofJkt,
     grantSha256,
   }
 }

@@ -9,6 +9,7 @@ import { bindTokenProof, checkTokenProof, type ProofBinding } from '../dpop/toke
 import { endpointUrl } from '../endpoints/metadata.js'
 import {
   AuthorizationPending,
+  InvalidDpopProof,
   InvalidGrant,
   InvalidRequest,
   InvalidScope,
@@ -66,7 +67,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   await record.step(permitted, () => limit(broker, allowed, subject))
   const binding = await record.step(permitted, () => bind(broker, allowed, proof))
   await record.step(permitted, () => consume(broker, subject, actor))
-  const held = { policy: allowed.policy, subject, actor, request }
+  const held = { policy: allowed.policy, subject, actor, request, proofJkt: proof?.jkt }
   await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
   await record.step(permitted, () => guard(broker, allowed, subject))
   const extraClaims = actor ? { act: actClaimOf(actor) } : undefined
@@ -93,7 +94,7 @@ async function redeem(
   const approvals = approvalsOf(broker)
   let redeemed: Redeemed
   try {
-    redeemed = await pollApproval(approvals, authReqId, requestId)
+    redeemed = await pollApproval(approvals, authReqId, requestId, (r) => sameProofKey(r, proof))
   } catch (err) {
     if (err instanceof AuthorizationPending || err instanceof SlowDown) throw err
     return record.step({}, () => Promise.reject(err))
@@ -116,10 +117,22 @@ async function redeem(
     const granted = { ...minted.granted, approval_id: approval.id }
     return record.allowed({ ...facts, grant: allowed.grant }, { ...minted, granted })
   } catch (err) {
-    // An outage must not cost the requester an approved request: the handle may be polled again.
-    if (err instanceof TemporarilyUnavailable) await releaseRedemption(approvals, redeemed)
+    // An outage, or a proof the store found spent, must not cost the requester an approved
+    // request: nothing was minted, so the handle may be polled again.
+    if (err instanceof TemporarilyUnavailable || err instanceof InvalidDpopProof)
+      await releaseRedemption(approvals, redeemed)
     throw err
   }
+}
+
+/**
+ * A request made with a DPoP proof is redeemed only by a poll proving the same key: a stolen
+ * auth_req_id then yields nothing, and the approved token cannot be downgraded to a bearer token.
+ */
+function sameProofKey(approval: ApprovalRecord, proof: VerifiedProof | undefined): void {
+  const { proofJkt } = heldExchangeOrRefuse(approval.payload)
+  if (proofJkt !== undefined && proof?.jkt !== proofJkt)
+    throw new InvalidDpopProof('the poll needs a DPoP proof by the key of the request that awaited approval')
 }
 
 function heldExchangeOrRefuse(payload: unknown): HeldExchange {
