@@ -69,7 +69,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   await record.step(permitted, () => consume(broker, subject, actor))
   const held = { policy: allowed.policy, subject, actor, request, proofJkt: proof?.jkt }
   await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
-  await record.step(permitted, () => guard(broker, allowed, subject))
+  await record.step(permitted, () => guard(broker, allowed, subject, actor))
   const extraClaims = actor ? { act: actClaimOf(actor) } : undefined
   const minted = await record.step(permitted, () =>
     mint(broker, allowed, subject, request, req.requestId, binding, extraClaims),
@@ -109,7 +109,7 @@ async function redeem(
       stillHeld(broker, decision, held, approval),
     )
     const binding = await record.step(facts, () => bind(broker, allowed, proof))
-    await record.step(facts, () => guard(broker, allowed, subject))
+    await record.step(facts, () => guard(broker, allowed, subject, actor))
     const extraClaims = { approved_by: approval.approvals, ...(actor ? { act: actClaimOf(actor) } : {}) }
     const minted = await record.step(facts, () =>
       mint(broker, allowed, subject, request, requestId, binding, extraClaims),
@@ -271,11 +271,21 @@ async function consume(
   }
 }
 
-/** The kill switch: revoked subjects and policies get nothing. */
-async function guard(broker: Broker, decision: Allow, subject: VerifiedSubject): Promise<void> {
+/** The kill switch: revoked subjects and policies get nothing, nor does a revoked actor acting for someone. */
+async function guard(
+  broker: Broker,
+  decision: Allow,
+  subject: VerifiedSubject,
+  actor: VerifiedSubject | undefined,
+): Promise<void> {
   const query = { provider: subject.provider, sub: subject.sub, policy: decision.policy }
   if (await guardStore(broker, broker.revocations.blocksIssuance(query))) {
     throw new InvalidRequest('issuance to this subject or by this policy is revoked').withDetail('revoked')
+  }
+  if (!actor) return
+  const acting = { provider: actor.provider, sub: actor.sub, policy: decision.policy }
+  if (await guardStore(broker, broker.revocations.blocksIssuance(acting))) {
+    throw new InvalidRequest('issuance to this actor is revoked').withDetail('revoked')
   }
 }
 

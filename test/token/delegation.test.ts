@@ -80,6 +80,23 @@ describe('delegation (actor_token)', () => {
     })
   })
 
+  it('refuses to mint for a revoked actor (kill switch), at once and after approval', async () => {
+    const b = await agentBroker(agents, others)
+    const held = await exchange(
+      b.broker,
+      onBehalf(await userToken(), await actorToken(), { audience: 'https://admin.example.com' }),
+    )
+    const id = String(b.audit.events.find((e) => e.event === 'approval.requested')?.approval_id)
+    await decide(b.broker, b.signer, id, 'alice', 'approve')
+    await b.broker.revocations.revoke({ provider: 'agents', sub: 'agent-7' }, 'ops')
+    const now = await exchange(b.broker, onBehalf(await userToken(), await actorToken()))
+    expect([now.status, now.body.error]).toEqual([400, 'invalid_request'])
+    b.clock.ms += 5000
+    const later = await exchange(b.broker, { grant_type: CIBA, auth_req_id: String(held.body.auth_req_id) })
+    expect([later.status, later.body.error]).toEqual([400, 'invalid_request'])
+    expect(b.audit.events.some((e) => e.event === 'token.exchange')).toBe(false)
+  })
+
   it('refuses a policy with actor: to a request without an actor token', async () => {
     const b = await agentBroker(agents, others)
     expect((await exchange(b.broker, onBehalf(await userToken()))).body.error).toBe('invalid_target')
