@@ -68,8 +68,9 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const binding = await record.step(permitted, () => bind(broker, allowed, proof))
   await record.step(permitted, () => consume(broker, subject, actor))
   const held = { policy: allowed.policy, subject, actor, request, proofJkt: proof?.jkt }
-  await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
+  // The kill switch first: a revoked subject must not put requests in front of approvers either.
   await record.step(permitted, () => guard(broker, allowed, subject, actor))
+  await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
   const extraClaims = actor ? { act: actClaimOf(actor) } : undefined
   const minted = await record.step(permitted, () =>
     mint(broker, allowed, subject, request, req.requestId, binding, extraClaims),

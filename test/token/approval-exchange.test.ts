@@ -192,6 +192,14 @@ describe('token exchange of a grant that needs approval', () => {
     expect(p.audit.events.some((e) => e.event === 'token.exchange')).toBe(false)
   })
 
+  it('puts no request from a revoked subject or policy in front of approvers', async () => {
+    const b = await agentBroker(agents, others)
+    await b.broker.revocations.revoke({ provider: 'agents', sub: 'agent-7' }, 'ops')
+    const res = await exchange(b.broker, ask(await agentToken(), 'https://tickets.example.com'))
+    expect([res.status, res.body.error]).toEqual([400, 'invalid_request'])
+    expect(b.audit.events.some((e) => e.event === 'approval.requested')).toBe(false)
+  })
+
   it.each([
     [{ grant_type: CIBA }, 'invalid_request'],
     [{ grant_type: CIBA, auth_req_id: 'nope' }, 'invalid_grant'],
