@@ -75,7 +75,7 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const minted = await record.step(permitted, () =>
     mint(broker, allowed, subject, request, req.requestId, binding, extraClaims),
   )
-  return record.allowed(permitted, minted)
+  return record.allowed(permitted, { ...minted, granted: { ...minted.granted, ...actorAudit(actor) } })
 }
 
 /**
@@ -115,7 +115,7 @@ async function redeem(
     const minted = await record.step(facts, () =>
       mint(broker, allowed, subject, request, requestId, binding, extraClaims),
     )
-    const granted = { ...minted.granted, approval_id: approval.id }
+    const granted = { ...minted.granted, approval_id: approval.id, ...actorAudit(actor) }
     return record.allowed({ ...facts, grant: allowed.grant }, { ...minted, granted })
   } catch (err) {
     // An outage, or a proof the store found spent, must not cost the requester an approved
@@ -134,6 +134,12 @@ function sameProofKey(approval: ApprovalRecord, proof: VerifiedProof | undefined
   const { proofJkt } = heldExchangeOrRefuse(approval.payload)
   if (proofJkt !== undefined && proof?.jkt !== proofJkt)
     throw new InvalidDpopProof('the poll needs a DPoP proof by the key of the request that awaited approval')
+}
+
+/** Who acted, for the audit event of a delegated exchange (the actor token only as its SHA-256). */
+function actorAudit(actor: VerifiedSubject | undefined): Record<string, string> {
+  if (!actor) return {}
+  return { actor_provider: actor.provider, actor_sub: actor.sub, actor_token_sha256: actor.tokenHash }
 }
 
 function heldExchangeOrRefuse(payload: unknown): HeldExchange {
