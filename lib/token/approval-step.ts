@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto'
 import * as z from 'zod'
+import type { ApprovalRecord } from '../approval/approval-item.js'
 import { POLL_INTERVAL_S } from '../approval/approvals.js'
 import { approvalsOf } from '../approval/broker-approvals.js'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import type { ApprovalConfig, ProviderConfig } from '../config/schema.js'
-import { AuthorizationPending } from '../errors.js'
-import type { GrantKind, ResolvedGrant } from '../policy/types.js'
+import type { VerifiedProof } from '../dpop/proof.js'
+import { AuthorizationPending, InvalidDpopProof, InvalidGrant } from '../errors.js'
+import type { Decision, GrantKind, ResolvedGrant } from '../policy/types.js'
 import type { TokenRequest } from './request.js'
 
 const perBroker = new WeakMap<Broker, ReadonlyMap<string, ApprovalConfig>>()
@@ -167,4 +169,46 @@ export function heldExchangeOf(payload: unknown): HeldExchange | undefined {
     proofJkt,
     grantSha256,
   }
+}
+
+/**
+ * A request made with a DPoP proof is redeemed only by a poll proving the same key: a stolen
+ * auth_req_id then yields nothing, and the approved token cannot be downgraded to a bearer token.
+ */
+export function sameProofKey(approval: ApprovalRecord, proof: VerifiedProof | undefined): void {
+  const { proofJkt } = heldExchangeOrRefuse(approval.payload)
+  if (proofJkt !== undefined && proof?.jkt !== proofJkt)
+    throw new InvalidDpopProof('the poll needs a DPoP proof by the key of the request that awaited approval')
+}
+
+/** The held exchange of an approved request; invalid_grant when it is not one this code stored. */
+export function heldExchangeOrRefuse(payload: unknown): HeldExchange {
+  const held = heldExchangeOf(payload)
+  if (!held) throw new InvalidGrant('auth_req_id does not name a token request')
+  return held
+}
+
+/**
+ * An approved request mints only if today's policies still allow exactly the approved grant, by the
+ * same policy, under an approval rule the decision still satisfies (same approvers, enough of them).
+ */
+export function stillHeld(
+  broker: Broker,
+  decision: Decision,
+  held: HeldExchange,
+  approval: ApprovalRecord,
+): Extract<Decision, { allow: true }> {
+  const { policy, grantSha256 } = held
+  const today = approvalOf(broker, policy)
+  if (
+    !decision.allow ||
+    decision.policy !== policy ||
+    !today ||
+    today.approvers.policy !== approval.approvers ||
+    approval.approvals.length < today.minApprovals ||
+    grantFingerprint(decision.grant) !== grantSha256
+  ) {
+    throw new InvalidGrant('the policies changed while the request waited for approval; request again')
+  }
+  return decision
 }

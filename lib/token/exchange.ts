@@ -1,4 +1,3 @@
-import type { ApprovalRecord } from '../approval/approval-item.js'
 import { approvalsOf } from '../approval/broker-approvals.js'
 import { pollApproval, type Redeemed, releaseRedemption } from '../approval/poll.js'
 import type { VerifiedSubject } from '../assertion/types.js'
@@ -10,7 +9,6 @@ import { endpointUrl } from '../endpoints/metadata.js'
 import {
   AuthorizationPending,
   InvalidDpopProof,
-  InvalidGrant,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
@@ -24,13 +22,7 @@ import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { evaluate } from '../policy/evaluate.js'
 import type { Decision } from '../policy/types.js'
 import { consumeOnce } from '../store/replay.js'
-import {
-  approvalOf,
-  grantFingerprint,
-  type HeldExchange,
-  heldExchangeOf,
-  holdForApproval,
-} from './approval-step.js'
+import { heldExchangeOrRefuse, holdForApproval, sameProofKey, stillHeld } from './approval-step.js'
 import { actClaimOf, isDelegation, verifyActor } from './delegation.js'
 import { type ExchangeRecord, startExchangeRecord } from './record-exchange.js'
 import {
@@ -126,46 +118,10 @@ async function redeem(
   }
 }
 
-/**
- * A request made with a DPoP proof is redeemed only by a poll proving the same key: a stolen
- * auth_req_id then yields nothing, and the approved token cannot be downgraded to a bearer token.
- */
-function sameProofKey(approval: ApprovalRecord, proof: VerifiedProof | undefined): void {
-  const { proofJkt } = heldExchangeOrRefuse(approval.payload)
-  if (proofJkt !== undefined && proof?.jkt !== proofJkt)
-    throw new InvalidDpopProof('the poll needs a DPoP proof by the key of the request that awaited approval')
-}
-
 /** Who acted, for the audit event of a delegated exchange (the actor token only as its SHA-256). */
 function actorAudit(actor: VerifiedSubject | undefined): Record<string, string> {
   if (!actor) return {}
   return { actor_provider: actor.provider, actor_sub: actor.sub, actor_token_sha256: actor.tokenHash }
-}
-
-function heldExchangeOrRefuse(payload: unknown): HeldExchange {
-  const held = heldExchangeOf(payload)
-  if (!held) throw new InvalidGrant('auth_req_id does not name a token request')
-  return held
-}
-
-/**
- * An approved request mints only if today's policies still allow exactly the approved grant, by the
- * same policy, under an approval rule the decision still satisfies (same approvers, enough of them).
- */
-function stillHeld(broker: Broker, decision: Decision, held: HeldExchange, approval: ApprovalRecord): Allow {
-  const { policy, grantSha256 } = held
-  const today = approvalOf(broker, policy)
-  if (
-    !decision.allow ||
-    decision.policy !== policy ||
-    !today ||
-    today.approvers.policy !== approval.approvers ||
-    approval.approvals.length < today.minApprovals ||
-    grantFingerprint(decision.grant) !== grantSha256
-  ) {
-    throw new InvalidGrant('the policies changed while the request waited for approval; request again')
-  }
-  return decision
 }
 
 function parse(
