@@ -5506,8 +5506,11 @@ var AwsCredentialsOutputSchema = object({
 });
 function parseAwsCredentialsOutput(body) {
   const parsed = AwsCredentialsOutputSchema.safeParse(body);
-  if (!parsed.success) throw new Error("the broker did not answer with AWS credentials");
-  return parsed.data;
+  if (parsed.success) return parsed.data;
+  const granted = body?.access_token;
+  throw new Error(
+    typeof granted === "string" ? "the broker granted an access token, not AWS credentials: use --format json or token (the grant is chosen by --audience or --resource)" : "the broker did not answer with AWS credentials"
+  );
 }
 
 // lib/config/url.ts
@@ -5515,64 +5518,97 @@ var LOOPBACK_HOSTS = /* @__PURE__ */ new Set(["localhost", "127.0.0.1", "[::1]"]
 function isLoopbackHost(hostname) {
   return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
-function checkUrl(text, what) {
+function urlProblem(text, what, opts = {}) {
   if (/[\s\\]/.test(text)) return `${what} must not contain whitespace or backslashes`;
   let url;
   try {
     url = new URL(text);
   } catch {
-    return `${what} "${text}" is not an absolute URL`;
+    return `${what} '${text}' is not an absolute URL`;
   }
   if (url.username || url.password) return `${what} must not carry credentials`;
   if (url.hash || text.includes("#")) return `${what} must not have a fragment`;
+  if (opts.query === false && (url.search || text.includes("?"))) return `${what} must not have a query`;
   if (url.protocol === "https:") return void 0;
-  if (url.protocol === "http:" && isLoopbackHost(url.hostname)) return void 0;
-  return `${what} must use https (plain http is allowed only for loopback hosts)`;
+  if (url.protocol === "http:" && isLoopbackHost(url.hostname) && plainOrigin(opts.learnedFrom))
+    return void 0;
+  return opts.learnedFrom === void 0 ? `${what} must use https (plain http is allowed only for loopback hosts)` : `${what} must use https (plain http only when learned from a loopback URL)`;
+}
+function plainOrigin(learnedFrom) {
+  if (learnedFrom === void 0) return true;
+  try {
+    const from = new URL(learnedFrom);
+    return from.protocol === "http:" && isLoopbackHost(from.hostname);
+  } catch {
+    return false;
+  }
 }
 var HttpsUrlSchema = string2().superRefine((text, ctx) => {
-  const problem = checkUrl(text, "URL");
+  const problem = urlProblem(text, "URL");
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 var IssuerSchema = string2().superRefine((text, ctx) => {
-  const problem = checkUrl(text, "issuer");
-  if (problem) return ctx.addIssue({ code: "custom", message: problem });
-  if (new URL(text).search || text.includes("?"))
-    ctx.addIssue({ code: "custom", message: "issuer must not have a query" });
+  const problem = urlProblem(text, "issuer", { query: false });
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
+
+// lib/client/reach-broker.ts
+async function fetchBroker(url, init, fetchImpl = globalThis.fetch) {
+  try {
+    return await fetchImpl(url, init);
+  } catch (error2) {
+    throw new Error(`cannot reach ${url}: ${connectionCause(error2)}`);
+  }
+}
+function connectionCause(error2) {
+  if (error2 instanceof Error && (error2.name === "TimeoutError" || error2.name === "AbortError"))
+    return "no answer in time (is the broker running and reachable?)";
+  let reason = error2;
+  while (reason instanceof Error && reason.cause instanceof Error) reason = reason.cause;
+  if (reason instanceof AggregateError && reason.errors[0] instanceof Error) reason = reason.errors[0];
+  const code = reason.code;
+  const text = reason instanceof Error ? reason.message : String(reason);
+  const hint = code === "ECONNREFUSED" ? " (is tessera serve running there?)" : code === "ENOTFOUND" || code === "EAI_AGAIN" ? " (check the host name in --url)" : "";
+  return `${text || String(code ?? "connection failed")}${hint}`;
+}
 
 // lib/client/discover-endpoint.ts
 var TIMEOUT_MS = 1e4;
 async function discoverEndpoint(brokerUrl, name, fetchImpl = globalThis.fetch) {
   const base = brokerUrl.replace(/\/+$/, "");
-  const res = await fetchImpl(`${base}/.well-known/oauth-authorization-server`, {
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-    redirect: "error"
-  });
+  const res = await fetchBroker(
+    `${base}/.well-known/oauth-authorization-server`,
+    { signal: AbortSignal.timeout(TIMEOUT_MS), redirect: "error" },
+    fetchImpl
+  );
   if (!res.ok) throw new Error(`${base}: metadata request failed with HTTP ${res.status}`);
   const meta2 = object({ issuer: string2(), [name]: string2() }).safeParse(await res.json().catch(() => void 0));
   if (!meta2.success) throw new Error(`${base}: metadata has no ${name}`);
   const issuer = String(meta2.data.issuer);
   if (issuer.replace(/\/+$/, "") !== base)
     throw new Error(`${base}: metadata names another issuer (${issuer})`);
-  const endpoint = new URL(meta2.data[name]);
+  const text = meta2.data[name];
+  const problem = urlProblem(text, name);
+  if (problem) throw new Error(`${base}: ${problem}`);
+  const endpoint = new URL(text);
   if (endpoint.origin !== new URL(base).origin) throw new Error(`${base}: ${name} is on another origin`);
-  if (endpoint.protocol !== "https:" && !isLoopbackHost(endpoint.hostname))
-    throw new Error(`${name} must use https`);
   return endpoint.href;
 }
 
 // lib/errors.ts
 var ExchangeFailed = class extends Error {
-  constructor(error2, description, status) {
+  constructor(error2, description, status, body = {}) {
     super(`${error2}: ${description}`);
     this.error = error2;
     this.description = description;
     this.status = status;
+    this.body = body;
     this.name = "ExchangeFailed";
   }
   error;
   description;
   status;
+  body;
 };
 
 // lib/client/exchange.ts
@@ -5592,13 +5628,24 @@ async function requestExchange(tokenEndpoint, p, fetchImpl = globalThis.fetch) {
   if (p.scope) form.set("scope", p.scope);
   if (p.requestedTokenType) form.set("requested_token_type", p.requestedTokenType);
   for (const [k, v] of Object.entries(p.extra ?? {})) form.set(k, v);
-  const res = await fetchImpl(tokenEndpoint, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-    body: form.toString(),
-    signal: AbortSignal.timeout(TIMEOUT_MS2),
-    redirect: "error"
-  });
+  return postTokenForm(tokenEndpoint, form, fetchImpl, p.dpopProof);
+}
+async function postTokenForm(tokenEndpoint, form, fetchImpl = globalThis.fetch, dpopProof) {
+  const res = await fetchBroker(
+    tokenEndpoint,
+    {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/json",
+        ...dpopProof === void 0 ? {} : { dpop: dpopProof }
+      },
+      body: form.toString(),
+      signal: AbortSignal.timeout(TIMEOUT_MS2),
+      redirect: "error"
+    },
+    fetchImpl
+  );
   let body;
   try {
     body = await res.json();
@@ -5609,7 +5656,8 @@ async function requestExchange(tokenEndpoint, p, fetchImpl = globalThis.fetch) {
     throw new ExchangeFailed(
       String(body.error ?? "unknown_error"),
       String(body.error_description ?? ""),
-      res.status
+      res.status,
+      body
     );
   }
   return body;

@@ -31,10 +31,12 @@ export function approvalNotification(record: ApprovalRecord): ApprovalNotificati
   const expiresAt = new Date(record.deadline * 1000).toISOString()
   const { provider, sub } = record.requester
   const reason = record.reason === undefined ? undefined : oneLine(record.reason)
-  const text = oneLine(
-    `Approval needed: ${sub} (${provider}) requests ${record.policy}` +
-      `${reason ? ` because: ${reason}` : ''}; ${record.minApprovals} approval(s) by ${record.approvers} ` +
-      `before ${expiresAt}; id ${record.id}`,
+  const text = escapeMarkup(
+    oneLine(
+      `Approval needed: ${sub} (${provider}) requests ${record.policy}` +
+        `${reason ? ` because: ${reason}` : ''}; ${record.minApprovals} approval(s) by ${record.approvers} ` +
+        `before ${expiresAt}; id ${record.id}`,
+    ),
   )
   return {
     event: 'approval.requested',
@@ -78,4 +80,13 @@ export async function notifyApprovers(
 function oneLine(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
   return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')
+}
+
+/**
+ * Slack-style receivers read `<url|label>` as a link and `<!channel>` as a mention in `text`: the
+ * requester's reason must not become a link shown to approvers, so `&`, `<` and `>` are escaped as
+ * those receivers expect.
+ */
+function escapeMarkup(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

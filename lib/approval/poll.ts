@@ -41,6 +41,8 @@ export async function pollApproval(
   approvals: Approvals,
   authReqId: string,
   requestId: string,
+  /** Throws to refuse this poll an approved request without redeeming it (the handle stays live). */
+  accept: (record: ApprovalRecord) => void = () => undefined,
 ): Promise<Redeemed> {
   if (!AUTH_REQ_ID_FORMAT.test(authReqId)) throw new InvalidGrant('auth_req_id is not one this broker issued')
   const hash = tokenHash(authReqId)
@@ -60,7 +62,9 @@ export async function pollApproval(
       version: handle.version + 1,
     }
     const deadline = handle.expiresAt - EXPIRED_ANSWER_S
-    if (!(await table.put(encodeHandle(polled, deadline), { ifMatch: { version: handle.version } }))) continue
+    // `redeemed: false` too: a redemption writes a version a concurrent poll may also have read.
+    const unchanged = { version: handle.version, redeemed: false }
+    if (!(await table.put(encodeHandle(polled, deadline), { ifMatch: unchanged }))) continue
     if (tooSoon) throw new SlowDown(polled.interval)
 
     const record = await approvals.get(handle.id)
@@ -76,6 +80,7 @@ export async function pollApproval(
         interval: polled.interval,
       })
     }
+    accept(record)
     // Conditional on `redeemed` only: a concurrent too-early poll (which bumps the version) must
     // not take the credential away from the poll that was on time, yet only one redemption lands.
     const redeemed: HandleRecord = { ...polled, redeemed: true, version: polled.version + 1 }

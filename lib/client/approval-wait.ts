@@ -34,7 +34,7 @@ export function pendingOf(err: unknown): Pending | undefined {
 /**
  * Polls the token endpoint with the CIBA grant until the request is decided: resolves with the
  * credential, or rejects with the broker's final answer (access_denied, expired_token,
- * invalid_grant, …). Honours `interval` and every `slow_down`; prints one line with the expiry.
+ * invalid_grant, …). Honours `interval` and every `slow_down`, waits out a 503; prints one line with the expiry.
  */
 export async function awaitApproval(
   tokenEndpoint: string,
@@ -59,7 +59,8 @@ export async function awaitApproval(
       const next = z.object({ interval: z.number().int().positive().max(3600) }).safeParse(err.body)
       if (err.error === 'slow_down') interval = next.success ? next.data.interval : interval + 5
       else if (err.error === 'authorization_pending') interval = next.success ? next.data.interval : interval
-      else throw err
+      // A broker outage gives an approved request back: polling again later can still redeem it.
+      else if (err.error !== 'temporarily_unavailable') throw err
     }
   }
 }

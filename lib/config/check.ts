@@ -85,7 +85,7 @@ export const APPROVE_SCOPE = 'tessera:approve'
 
 /**
  * Approval and delegation references: `approvers.policy` names another policy that mints
- * tessera:approve tokens for this broker, and `actor.provider` names an oidc provider.
+ * tessera:approve tokens for this broker (never for an actor), and `actor.provider` names an oidc provider.
  */
 function approvalProblems(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = []
@@ -98,6 +98,9 @@ function approvalProblems(config: Config): ConfigProblem[] {
       const approvers = policies.get(approval.approvers.policy)
       if (!approvers) problems.push([path, `no policy named ${approval.approvers.policy} is configured`])
       else if (approvers.name === p.name) problems.push([path, 'a policy cannot approve its own requests'])
+      // Its tokens would carry `act`: the actor (an agent) would decide in its human's name.
+      else if (approvers.actor)
+        problems.push([path, `policy ${approvers.name} has an actor; approvers must decide themselves`])
       else if (!grantsApproverTokens(approvers, config.issuer)) {
         problems.push([
           path,

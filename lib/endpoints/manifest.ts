@@ -2,17 +2,27 @@ import type { AdminScope } from '../admin/authenticate.js'
 import type { Broker } from '../broker.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { exchangeToken } from '../token/exchange.js'
-import { approvalsEndpoint } from './approvals.js'
 import { healthEndpoint } from './health.js'
-import { introspect } from './introspect.js'
-import { inventoryEndpoint } from './inventory.js'
 import { jwksEndpoint } from './jwks.js'
 import { metadataEndpoint } from './metadata.js'
-import { nonceEndpoint } from './nonce.js'
-import { revoke } from './revoke.js'
 
 /** An endpoint core: a plain async function of the broker and the request. */
 export type EndpointCore = (broker: Broker, req: HttpRequest) => Promise<HttpResponse>
+
+/**
+ * A core loaded on its first request: every function bundle holds the whole manifest, and the
+ * admin, approval and inventory cores would otherwise weigh on every function's cold start.
+ */
+function onDemand(load: () => Promise<EndpointCore>): EndpointCore {
+  let core: Promise<EndpointCore> | undefined
+  return async (broker, req) => {
+    core ??= load().catch((err: unknown) => {
+      core = undefined
+      throw err
+    })
+    return (await core)(broker, req)
+  }
+}
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'DELETE'
 export type DynamoDbAction = `dynamodb:${'GetItem' | 'PutItem' | 'DeleteItem' | 'Query' | 'UpdateItem'}`
@@ -76,7 +86,7 @@ export const ENDPOINTS = [
     name: 'introspect',
     paths: ['/introspect'],
     methods: ['POST'],
-    core: introspect,
+    core: onDemand(async () => (await import('./introspect.js')).introspect),
     adminScope: 'tessera:introspect',
     aws: { dynamodb: ['dynamodb:Query'], kms: KEY_RING },
   },
@@ -84,7 +94,7 @@ export const ENDPOINTS = [
     name: 'revoke',
     paths: ['/revoke'],
     methods: ['POST'],
-    core: revoke,
+    core: onDemand(async () => (await import('./revoke.js')).revoke),
     adminScope: 'tessera:revoke',
     // Revoke PutItem; lift GetItem/DeleteItem/PutItem; the revocation list Query.
     aws: {
@@ -96,7 +106,7 @@ export const ENDPOINTS = [
     name: 'inventory',
     paths: ['/inventory'],
     methods: ['GET'],
-    core: inventoryEndpoint,
+    core: onDemand(async () => (await import('./inventory.js')).inventoryEndpoint),
     adminScope: 'tessera:inventory',
     // The usage, binding and revocation partitions. On Lambda this function records no usage of its
     // own (token does), so it has nothing pending to write first.
@@ -106,7 +116,7 @@ export const ENDPOINTS = [
     name: 'approvals',
     paths: ['/approvals', '/approvals/{id}'],
     methods: ['GET', 'POST'],
-    core: approvalsEndpoint,
+    core: onDemand(async () => (await import('./approvals.js')).approvalsEndpoint),
     adminScope: 'tessera:approve',
     // The approvers' index Query and a GetItem per listed request; a decision's GetItem and
     // conditional PutItem, and the DeleteItem of its index entry; the revocation list Query.
@@ -126,7 +136,7 @@ export const ENDPOINTS = [
     name: 'nonce',
     paths: ['/nonce'],
     methods: ['POST'],
-    core: nonceEndpoint,
+    core: onDemand(async () => (await import('./nonce.js')).nonceEndpoint),
     // The rate-limit counter UpdateItem (an atomic ADD), the nonce PutItem.
     aws: { dynamodb: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], kms: KEY_RING },
   },

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import type { PolicyConfig } from '../config/schema.js'
 import { listBindings } from '../instance/binding.js'
 import type { StateItem, StateTable } from '../store/types.js'

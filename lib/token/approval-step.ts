@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto'
 import * as z from 'zod'
+import type { ApprovalRecord } from '../approval/approval-item.js'
 import { POLL_INTERVAL_S } from '../approval/approvals.js'
 import { approvalsOf } from '../approval/broker-approvals.js'
 import type { VerifiedSubject } from '../assertion/types.js'
 import type { Broker } from '../broker.js'
 import type { ApprovalConfig, ProviderConfig } from '../config/schema.js'
-import { AuthorizationPending } from '../errors.js'
-import type { GrantKind, ResolvedGrant } from '../policy/types.js'
+import type { VerifiedProof } from '../dpop/proof.js'
+import { AuthorizationPending, InvalidDpopProof, InvalidGrant } from '../errors.js'
+import type { Decision, GrantKind, ResolvedGrant } from '../policy/types.js'
 import type { TokenRequest } from './request.js'
 
 const perBroker = new WeakMap<Broker, ReadonlyMap<string, ApprovalConfig>>()
@@ -28,6 +31,10 @@ export interface HeldExchange {
   readonly subject: VerifiedSubject
   readonly actor?: VerifiedSubject | undefined
   readonly request: TokenRequest
+  /** The key of the request's DPoP proof, if it had one: only a poll proving the same key redeems. */
+  readonly proofJkt?: string | undefined
+  /** The fingerprint of the grant the approvers were asked about (see grantFingerprint). */
+  readonly grantSha256: string
 }
 
 /**
@@ -37,7 +44,7 @@ export interface HeldExchange {
  */
 export async function holdForApproval(
   broker: Broker,
-  held: HeldExchange,
+  held: Omit<HeldExchange, 'grantSha256'>,
   grant: ResolvedGrant,
   requestId: string,
 ): Promise<void> {
@@ -50,7 +57,7 @@ export async function holdForApproval(
     requester: { provider: subject.provider, sub: subject.sub, actorSub: actor?.sub },
     grant: grantSummary(grant),
     reason: request.reason,
-    payload: toPayload(held),
+    payload: toPayload({ ...held, grantSha256: grantFingerprint(grant) }),
     requestId,
   })
   throw new AuthorizationPending('this grant needs approval; poll with the auth_req_id', {
@@ -58,6 +65,15 @@ export async function holdForApproval(
     expires_in: approval.timeout,
     interval: POLL_INTERVAL_S,
   }).withDetail(`approval ${record.id} requested`)
+}
+
+/**
+ * SHA-256 of the whole resolved grant: what is minted after approval must be exactly what was
+ * approved, so a policy widened while the request waited (scopes, audience, lifetime, role, session
+ * policy) cannot hand out more than the approvers saw.
+ */
+export function grantFingerprint(grant: ResolvedGrant): string {
+  return createHash('sha256').update(JSON.stringify(grant)).digest('base64url')
 }
 
 /** What approvers see of a grant (never a secret): audiences and scopes, or the AWS role. */
@@ -91,6 +107,8 @@ const PayloadSchema = z.strictObject({
     tokenType: z.string(),
     grantKinds: z.array(z.string()).optional(),
   }),
+  proofJkt: z.string().optional(),
+  grantSha256: z.string(),
 })
 
 function storedSubject(s: VerifiedSubject): z.input<typeof SubjectSchema> {
@@ -120,6 +138,8 @@ function toPayload(held: HeldExchange): z.input<typeof PayloadSchema> {
       tokenType: r.tokenType,
       ...(r.grantKinds === undefined ? {} : { grantKinds: [...r.grantKinds] }),
     },
+    ...(held.proofJkt === undefined ? {} : { proofJkt: held.proofJkt }),
+    grantSha256: held.grantSha256,
   }
 }
 
@@ -127,7 +147,7 @@ function toPayload(held: HeldExchange): z.input<typeof PayloadSchema> {
 export function heldExchangeOf(payload: unknown): HeldExchange | undefined {
   const parsed = PayloadSchema.safeParse(payload)
   if (!parsed.success) return undefined
-  const { policy, subject, actor, request } = parsed.data
+  const { policy, subject, actor, request, proofJkt, grantSha256 } = parsed.data
   const asSubject = (s: z.output<typeof SubjectSchema>): VerifiedSubject => ({
     ...s,
     kind: s.kind as ProviderConfig['kind'],
@@ -146,5 +166,49 @@ export function heldExchangeOf(payload: unknown): HeldExchange | undefined {
       tokenType: request.tokenType,
       grantKinds: request.grantKinds && new Set(request.grantKinds as GrantKind[]),
     },
+    proofJkt,
+    grantSha256,
   }
+}
+
+/**
+ * A request made with a DPoP proof is redeemed only by a poll proving the same key: a stolen
+ * auth_req_id then yields nothing, and the approved token cannot be downgraded to a bearer token.
+ */
+export function sameProofKey(approval: ApprovalRecord, proof: VerifiedProof | undefined): void {
+  const { proofJkt } = heldExchangeOrRefuse(approval.payload)
+  if (proofJkt !== undefined && proof?.jkt !== proofJkt)
+    throw new InvalidDpopProof('the poll needs a DPoP proof by the key of the request that awaited approval')
+}
+
+/** The held exchange of an approved request; invalid_grant when it is not one this code stored. */
+export function heldExchangeOrRefuse(payload: unknown): HeldExchange {
+  const held = heldExchangeOf(payload)
+  if (!held) throw new InvalidGrant('auth_req_id does not name a token request')
+  return held
+}
+
+/**
+ * An approved request mints only if today's policies still allow exactly the approved grant, by the
+ * same policy, under an approval rule the decision still satisfies (same approvers, enough of them).
+ */
+export function stillHeld(
+  broker: Broker,
+  decision: Decision,
+  held: HeldExchange,
+  approval: ApprovalRecord,
+): Extract<Decision, { allow: true }> {
+  const { policy, grantSha256 } = held
+  const today = approvalOf(broker, policy)
+  if (
+    !decision.allow ||
+    decision.policy !== policy ||
+    !today ||
+    today.approvers.policy !== approval.approvers ||
+    approval.approvals.length < today.minApprovals ||
+    grantFingerprint(decision.grant) !== grantSha256
+  ) {
+    throw new InvalidGrant('the policies changed while the request waited for approval; request again')
+  }
+  return decision
 }

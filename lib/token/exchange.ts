@@ -8,7 +8,7 @@ import { bindTokenProof, checkTokenProof, type ProofBinding } from '../dpop/toke
 import { endpointUrl } from '../endpoints/metadata.js'
 import {
   AuthorizationPending,
-  InvalidGrant,
+  InvalidDpopProof,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
@@ -21,7 +21,13 @@ import { type FormParams, parseForm } from '../http/form.js'
 import type { HttpRequest, HttpResponse } from '../http/types.js'
 import { evaluate } from '../policy/evaluate.js'
 import type { Decision } from '../policy/types.js'
-import { approvalOf, type HeldExchange, heldExchangeOf, holdForApproval } from './approval-step.js'
+import {
+  approvalOf,
+  heldExchangeOrRefuse,
+  holdForApproval,
+  sameProofKey,
+  stillHeld,
+} from './approval-step.js'
 import { actClaimOf, isDelegation, verifyActor } from './delegation.js'
 import { type ExchangeRecord, startExchangeRecord } from './record-exchange.js'
 import {
@@ -58,14 +64,21 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   await record.step(permitted, () => limit(broker, allowed, subject))
   const binding = await record.step(permitted, () => bind(broker, allowed, proof))
   const extraClaims = actor ? { act: actClaimOf(actor) } : undefined
-  const issue = () => guardThenMint(broker, allowed, subject, request, req.requestId, binding, extraClaims)
-  // A plain grant is signed while its replay write is in flight; nothing leaves before that write won.
-  const early = overlaps(broker, allowed, subject, actor) ? settledLater(issue()) : undefined
+  const issue = () => mint(broker, allowed, subject, request, req.requestId, binding, extraClaims)
+  // A plain grant is guarded and signed while its replay write is in flight; nothing leaves before
+  // that write won. A grant held for approval never gets here early (see `overlaps`).
+  const early = overlaps(broker, allowed, subject, actor)
+    ? settledLater(guard(broker, allowed, subject, actor).then(issue))
+    : undefined
   await record.step(permitted, () => consume(broker, subject, actor))
-  const held = { policy: allowed.policy, subject, actor, request }
-  await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
+  if (!early) {
+    const held = { policy: allowed.policy, subject, actor, request, proofJkt: proof?.jkt }
+    // The kill switch first: a revoked subject must not put requests in front of approvers either.
+    await record.step(permitted, () => guard(broker, allowed, subject, actor))
+    await record.step(permitted, () => holdForApproval(broker, held, allowed.grant, req.requestId))
+  }
   const minted = await record.step(permitted, () => early ?? issue())
-  return record.allowed(permitted, minted)
+  return record.allowed(permitted, { ...minted, granted: { ...minted.granted, ...actorAudit(actor) } })
 }
 
 /**
@@ -85,7 +98,7 @@ async function redeem(
   const approvals = approvalsOf(broker)
   let redeemed: Redeemed
   try {
-    redeemed = await pollApproval(approvals, authReqId, requestId)
+    redeemed = await pollApproval(approvals, authReqId, requestId, (r) => sameProofKey(r, proof))
   } catch (err) {
     if (err instanceof AuthorizationPending || err instanceof SlowDown) throw err
     return record.step({}, () => Promise.reject(err))
@@ -97,35 +110,29 @@ async function redeem(
     const facts = { subjectTokenType: request.subjectTokenType, subject, policy: held.policy }
     const decision = await record.step(facts, () => decide(broker, request, subject, actor))
     const allowed = await record.step({ ...facts, trace: decision.trace }, () =>
-      stillHeld(broker, decision, held.policy),
+      stillHeld(broker, decision, held, approval),
     )
     const binding = await record.step(facts, () => bind(broker, allowed, proof))
-    await record.step(facts, () => guard(broker, allowed, subject))
+    await record.step(facts, () => guard(broker, allowed, subject, actor))
     const extraClaims = { approved_by: approval.approvals, ...(actor ? { act: actClaimOf(actor) } : {}) }
     const minted = await record.step(facts, () =>
       mint(broker, allowed, subject, request, requestId, binding, extraClaims),
     )
-    const granted = { ...minted.granted, approval_id: approval.id }
+    const granted = { ...minted.granted, approval_id: approval.id, ...actorAudit(actor) }
     return record.allowed({ ...facts, grant: allowed.grant }, { ...minted, granted })
   } catch (err) {
-    // An outage must not cost the requester an approved request: the handle may be polled again.
-    if (err instanceof TemporarilyUnavailable) await releaseRedemption(approvals, redeemed)
+    // An outage, or a proof the store found spent, must not cost the requester an approved
+    // request: nothing was minted, so the handle may be polled again.
+    if (err instanceof TemporarilyUnavailable || err instanceof InvalidDpopProof)
+      await releaseRedemption(approvals, redeemed)
     throw err
   }
 }
 
-function heldExchangeOrRefuse(payload: unknown): HeldExchange {
-  const held = heldExchangeOf(payload)
-  if (!held) throw new InvalidGrant('auth_req_id does not name a token request')
-  return held
-}
-
-/** An approved request mints only if today's policies still allow it, by the same policy, still under approval. */
-function stillHeld(broker: Broker, decision: Decision, policy: string): Allow {
-  if (!decision.allow || decision.policy !== policy || !approvalOf(broker, policy)) {
-    throw new InvalidGrant('the policies changed while the request waited for approval; request again')
-  }
-  return decision
+/** Who acted, for the audit event of a delegated exchange (the actor token only as its SHA-256). */
+function actorAudit(actor: VerifiedSubject | undefined): Record<string, string> {
+  if (!actor) return {}
+  return { actor_provider: actor.provider, actor_sub: actor.sub, actor_token_sha256: actor.tokenHash }
 }
 
 function parse(
@@ -239,11 +246,11 @@ async function consume(
 }
 
 /**
- * Whether minting may start before `consume` settles. Not for a grant held for approval (it mints
- * nothing here), nor for a replay this instance already knows of or a store that just failed a
- * write: those would spend a KMS call on a credential that is then discarded. Nor when the
- * revocation guard must read the store: that read then follows a successful `consume`, as in the
- * sequential order, so a failing store is met (and counted) once.
+ * Whether the guard and the mint may run before `consume` settles. Not for a grant held for
+ * approval (it mints nothing here), nor for a replay this instance already knows of or a store that
+ * just failed a write: those would spend a KMS call on a credential that is then discarded. Nor when
+ * the revocation guard must read the store: that read then follows a successful `consume`, as in
+ * the sequential order, so a failing store is met (and counted) once.
  */
 function overlaps(
   broker: Broker,
@@ -255,31 +262,27 @@ function overlaps(
   return [subject, actor].every((p) => p?.replay === undefined || broker.replay.mayOverlap(p.replay.key))
 }
 
-/** The revocation guard, then the mint: what follows a successful `consume` (and approval hold). */
-async function guardThenMint(
-  broker: Broker,
-  decision: Allow,
-  subject: VerifiedSubject,
-  request: TokenRequest,
-  requestId: string,
-  binding: ProofBinding,
-  extraClaims: Readonly<Record<string, unknown>> | undefined,
-): Promise<Minted> {
-  await guard(broker, decision, subject)
-  return mint(broker, decision, subject, request, requestId, binding, extraClaims)
-}
-
 /** Marks a promise awaited later as handled now: a mint that fails while `consume` runs is no unhandled rejection. */
 function settledLater<T>(p: Promise<T>): Promise<T> {
   p.catch(() => undefined)
   return p
 }
 
-/** The kill switch: revoked subjects and policies get nothing. */
-async function guard(broker: Broker, decision: Allow, subject: VerifiedSubject): Promise<void> {
+/** The kill switch: revoked subjects and policies get nothing, nor does a revoked actor acting for someone. */
+async function guard(
+  broker: Broker,
+  decision: Allow,
+  subject: VerifiedSubject,
+  actor: VerifiedSubject | undefined,
+): Promise<void> {
   const query = { provider: subject.provider, sub: subject.sub, policy: decision.policy }
   if (await guardStore(broker, broker.revocations.blocksIssuance(query))) {
     throw new InvalidRequest('issuance to this subject or by this policy is revoked').withDetail('revoked')
+  }
+  if (!actor) return
+  const acting = { provider: actor.provider, sub: actor.sub, policy: decision.policy }
+  if (await guardStore(broker, broker.revocations.blocksIssuance(acting))) {
+    throw new InvalidRequest('issuance to this actor is revoked').withDetail('revoked')
   }
 }
 

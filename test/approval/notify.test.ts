@@ -147,4 +147,27 @@ describe('approval webhook', () => {
     }).text
     expect(text).toBe(text.replace(/[^\x20-\x7e]/g, ''))
   })
+
+  it('escapes what a Slack-style webhook would turn into links or mentions in the text', () => {
+    const note = approvalNotification({
+      id: 'i',
+      policy: 'p',
+      approvers: 'a',
+      minApprovals: 1,
+      requester: { provider: 'x', sub: '<!channel>' },
+      grant: {},
+      reason: 'urgent <https://evil.example/approve|Approve here> & thanks',
+      requestedAt: 0,
+      deadline: 60,
+      status: 'pending',
+      approvals: [],
+      version: 1,
+      payload: null,
+    })
+    expect(note.text).not.toMatch(/[<>]/)
+    expect(note.text).toContain('&lt;https://evil.example/approve|Approve here&gt; &amp; thanks')
+    expect(note.text).toContain('&lt;!channel&gt;')
+    // The structured members stay as they are: a receiver that reads JSON escapes for itself.
+    expect(note.reason).toBe('urgent <https://evil.example/approve|Approve here> & thanks')
+  })
 })

@@ -131,6 +131,20 @@ describe('waiting for approval (client)', () => {
     expect((err as ExchangeFailed).error).toBe('expired_token')
   })
 
+  it('keeps polling through a broker outage (503), since the approved request stays redeemable', async () => {
+    const p = await pendingRequest()
+    await decide(p.broker, p.signer, p.id, 'alice', 'approve')
+    let calls = 0
+    const flaky: typeof fetch = async (input, init) => {
+      if (++calls > 1) return fetch(input, init)
+      const body = { error: 'temporarily_unavailable', error_description: 'the store is unavailable' }
+      return new Response(JSON.stringify(body), { status: 503 })
+    }
+    const body = await awaitApproval(p.endpoint, p.pending, { ...p.opts, fetch: flaky })
+    expect(claimsOf(body.access_token).approved_by).toEqual(['alice'])
+    expect(p.sleeps).toEqual([5000, 5000])
+  })
+
   it('does not treat other failures as pending', () => {
     expect(
       pendingOf(new ExchangeFailed('invalid_target', 'x', 400, { error: 'invalid_target' })),

@@ -115,6 +115,17 @@ describe('config: approval on a grant', () => {
       /with audience https:\/\/sts\.example\.com/,
     )
   })
+
+  it('refuses approvers whose policy mints for an actor (an agent would decide for its human)', () => {
+    const delegated = APPROVERS.replace(
+      '    match: { groups: secops }\n',
+      '    match: { groups: secops }\n    actor: { provider: agents, match: { sub: agent-7 } }\n',
+    )
+    expect(delegated).toContain('actor:')
+    expect(problems(config('approval: { approvers: { policy: secops } }', '', delegated))).toMatch(
+      /approvers\.policy: policy secops has an actor/,
+    )
+  })
 })
 
 describe('config: actor on a policy', () => {

@@ -87,3 +87,23 @@ describe('Lambda bundle (jwks) against the KMS fake', () => {
     expect(res.body).not.toContain('"keys"')
   })
 })
+
+describe('the token function bundle', () => {
+  it('loads at most 500 KB at cold start, with zod tree-shaken (no locales, no JSON-schema code)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tessera-token-bundle-'))
+    try {
+      const token = await bundleFunction('token', out)
+      expect(token.initBytes).toBeLessThanOrEqual(500_000)
+      // What esbuild kept (bytes in some output), not merely what it read.
+      const inputs = Object.values(token.metafile.outputs).flatMap((o) =>
+        Object.entries(o.inputs)
+          .filter(([, v]) => v.bytesInOutput > 0)
+          .map(([k]) => k),
+      )
+      expect(inputs.filter((i) => i.includes('zod/v4/locales/') && !i.endsWith('/en.js'))).toEqual([])
+      expect(inputs.filter((i) => i.includes('zod/v4/classic/from-json-schema'))).toEqual([])
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+  }, 60_000)
+})

@@ -74,14 +74,22 @@ let seq = 0
 export async function agentBroker(
   agents: TestIssuer,
   others: TestIssuer,
-  opts: { table?: StateTable; signer?: Signer; clock?: { ms: number }; issuer?: string } = {},
+  opts: {
+    table?: StateTable
+    signer?: Signer
+    clock?: { ms: number }
+    issuer?: string
+    /** Rewrites the config text (a policy changed on this instance). */
+    configure?: (text: string) => string
+  } = {},
 ) {
   const clock = opts.clock ?? { ms: T0 }
   const now = () => clock.ms
   const signer = opts.signer ?? (await createLocalSigner(await generatePrivateJwk('ES256'), 'ES256'))
   const audit = new MemoryAuditSink()
   const table = opts.table ?? new MemoryTable(() => Math.floor(clock.ms / 1000))
-  const broker = await createBroker(loadConfigText(agentConfig(agents, others, opts.issuer), 'agents.yaml'), {
+  const text = agentConfig(agents, others, opts.issuer)
+  const broker = await createBroker(loadConfigText(opts.configure?.(text) ?? text, 'agents.yaml'), {
     now,
     table,
     audit,

@@ -31,12 +31,17 @@ afterAll(async () => {
 
 const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as JWK
 
-async function withProof(form: Record<string, string>, now: number, proofKey: JWK | undefined = key) {
+async function withProof(form: Record<string, string>, now: number, proofKey: JWK | null = key) {
   const req = formRequest('/token', form)
   if (!proofKey) return req
   const dpop = await createDpopProof(proofKey, { method: 'POST', url: `${BROKER}/token`, now })
   return { ...req, headers: { ...req.headers, dpop } }
 }
+
+const pollOf = (pending: { body: Record<string, unknown> }) => ({
+  grant_type: CIBA,
+  auth_req_id: String(pending.body.auth_req_id),
+})
 
 describe('approval with DPoP', () => {
   it("binds the approved token to the poll's proof key", async () => {
@@ -70,7 +75,7 @@ describe('approval with DPoP', () => {
       subject_token_type: JWT_TYPE,
       audience: 'https://tickets.example.com',
     }
-    const pending = await answer(exchangeToken, b.broker, await withProof(ask, b.clock.ms, undefined))
+    const pending = await answer(exchangeToken, b.broker, await withProof(ask, b.clock.ms, null))
     const id = String(b.audit.events.find((e) => e.event === 'approval.requested')?.approval_id)
     await decide(b.broker, b.signer, id, 'alice', 'approve')
     b.clock.ms += 5000
@@ -83,5 +88,53 @@ describe('approval with DPoP', () => {
     b.clock.ms += 5000
     const res = await answer(exchangeToken, b.broker, formRequest('/token', poll))
     expect([res.status, res.body.token_type]).toEqual([200, 'Bearer'])
+  })
+
+  it("refuses a poll under another key, or none, than the request's proof, keeping the approved request", async () => {
+    const b = await agentBroker(agents, others)
+    const ask = {
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: await agents.sign({ sub: 'agent-7', aud: BROKER }),
+      subject_token_type: JWT_TYPE,
+      audience: 'https://tickets.example.com',
+    }
+    const pending = await answer(exchangeToken, b.broker, await withProof(ask, b.clock.ms))
+    const id = String(b.audit.events.find((e) => e.event === 'approval.requested')?.approval_id)
+    await decide(b.broker, b.signer, id, 'alice', 'approve')
+    const poll = { grant_type: CIBA, auth_req_id: String(pending.body.auth_req_id) }
+    const thief = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      format: 'jwk',
+    }) as JWK
+    for (const proofKey of [thief, null]) {
+      b.clock.ms += 5000
+      const res = await answer(exchangeToken, b.broker, await withProof(poll, b.clock.ms, proofKey))
+      expect([res.status, res.body.error]).toEqual([400, 'invalid_dpop_proof'])
+    }
+    b.clock.ms += 5000
+    const res = await answer(exchangeToken, b.broker, await withProof(poll, b.clock.ms))
+    expect([res.status, res.body.token_type]).toEqual([200, 'DPoP'])
+    expect(b.audit.events.filter((e) => e.event === 'token.exchange')).toHaveLength(1)
+  })
+
+  it('keeps the approved request when a poll replays a spent proof', async () => {
+    const b = await agentBroker(agents, others)
+    const ask = {
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: await agents.sign({ sub: 'agent-7', aud: BROKER }),
+      subject_token_type: JWT_TYPE,
+      audience: 'https://tickets.example.com',
+    }
+    const request = await withProof(ask, b.clock.ms)
+    const pending = await answer(exchangeToken, b.broker, request)
+    const id = String(b.audit.events.find((e) => e.event === 'approval.requested')?.approval_id)
+    await decide(b.broker, b.signer, id, 'alice', 'approve')
+    b.clock.ms += 5000
+    const poll = formRequest('/token', { grant_type: CIBA, auth_req_id: String(pending.body.auth_req_id) })
+    const replayed = { ...poll, headers: { ...poll.headers, dpop: String(request.headers.dpop) } }
+    const refused = await answer(exchangeToken, b.broker, replayed)
+    expect([refused.status, refused.body.error]).toEqual([400, 'invalid_dpop_proof'])
+    b.clock.ms += 5000
+    const res = await answer(exchangeToken, b.broker, await withProof(pollOf(pending), b.clock.ms))
+    expect([res.status, res.body.token_type]).toEqual([200, 'DPoP'])
   })
 })

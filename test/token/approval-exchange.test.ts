@@ -113,6 +113,38 @@ describe('token exchange of a grant that needs approval', () => {
     expect((await exchange(other.broker, poll(p.authReqId))).status).toBe(200)
   })
 
+  it.each([
+    ['its scopes', 'scopes: [tickets:write]', 'scopes: [tickets:write, tickets:admin]'],
+    ['its lifetime', 'scopes: [tickets:write], ttl: 15m', 'scopes: [tickets:write], ttl: 12h'],
+  ])('refuses to mint when the policy widened %s while the request waited', async (_, from, to) => {
+    const clock = { ms: T0 }
+    const table = new MemoryTable(() => Math.floor(clock.ms / 1000))
+    const p = await pendingTickets({ table, clock })
+    const configure = (text: string) => text.replace(from, to)
+    const widened = await agentBroker(agents, others, { table, clock, signer: p.signer, configure })
+    await decide(p.broker, p.signer, p.id, 'alice', 'approve')
+    clock.ms += 5000
+    const res = await exchange(widened.broker, poll(p.authReqId))
+    expect([res.status, res.body.error]).toEqual([400, 'invalid_grant'])
+    expect(widened.audit.events.some((e) => e.event === 'token.exchange')).toBe(false)
+  })
+
+  it('refuses to mint when the policy came to need more approvals while the request waited', async () => {
+    const clock = { ms: T0 }
+    const table = new MemoryTable(() => Math.floor(clock.ms / 1000))
+    const p = await pendingTickets({ table, clock })
+    const configure = (text: string) =>
+      text.replace(
+        'approval: { approvers: { policy: secops } }',
+        'approval: { approvers: { policy: secops }, minApprovals: 2 }',
+      )
+    const stricter = await agentBroker(agents, others, { table, clock, signer: p.signer, configure })
+    expect((await decide(p.broker, p.signer, p.id, 'alice', 'approve')).body).toEqual({ status: 'approved' })
+    clock.ms += 5000
+    const res = await exchange(stricter.broker, poll(p.authReqId))
+    expect([res.status, res.body.error]).toEqual([400, 'invalid_grant'])
+  })
+
   it('needs two distinct approvers for production data', async () => {
     const b = await agentBroker(agents, others)
     const res = await exchange(b.broker, ask(await agentToken(), 'https://data.example.com'))
@@ -158,6 +190,14 @@ describe('token exchange of a grant that needs approval', () => {
     const res = await exchange(p.broker, poll(p.authReqId))
     expect([res.status, res.body.error]).toEqual([400, 'invalid_request'])
     expect(p.audit.events.some((e) => e.event === 'token.exchange')).toBe(false)
+  })
+
+  it('puts no request from a revoked subject or policy in front of approvers', async () => {
+    const b = await agentBroker(agents, others)
+    await b.broker.revocations.revoke({ provider: 'agents', sub: 'agent-7' }, 'ops')
+    const res = await exchange(b.broker, ask(await agentToken(), 'https://tickets.example.com'))
+    expect([res.status, res.body.error]).toEqual([400, 'invalid_request'])
+    expect(b.audit.events.some((e) => e.event === 'approval.requested')).toBe(false)
   })
 
   it.each([

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js'
 import {
@@ -46,6 +47,30 @@ describe('delegation (actor_token)', () => {
     })
   })
 
+  it('names the actor (and the SHA-256 of its token) in the audit event, at once and after approval', async () => {
+    const b = await agentBroker(agents, others)
+    const actor = await actorToken()
+    expect((await exchange(b.broker, onBehalf(await userToken(), actor))).status).toBe(200)
+    const actorSha = createHash('sha256').update(actor).digest('base64url')
+    const acting = { actor_provider: 'agents', actor_sub: 'agent-7' }
+    expect(b.audit.events.find((e) => e.event === 'token.exchange')).toMatchObject({
+      sub: 'user-1',
+      ...acting,
+    })
+    const held = await exchange(
+      b.broker,
+      onBehalf(await userToken(), await actorToken(), { audience: 'https://admin.example.com' }),
+    )
+    const id = String(b.audit.events.find((e) => e.event === 'approval.requested')?.approval_id)
+    await decide(b.broker, b.signer, id, 'alice', 'approve')
+    b.clock.ms += 5000
+    await exchange(b.broker, { grant_type: CIBA, auth_req_id: String(held.body.auth_req_id) })
+    const redeemed = b.audit.events.filter((e) => e.event === 'token.exchange')
+    expect(redeemed.at(-1)).toMatchObject({ approval_id: id, ...acting })
+    expect(JSON.stringify(b.audit.events)).not.toContain(actor)
+    expect(redeemed[0]?.actor_token_sha256).toBe(actorSha)
+  })
+
   it("keeps the actor token's own act nested", async () => {
     const b = await agentBroker(agents, others)
     const actor = await actorToken({
@@ -78,6 +103,23 @@ describe('delegation (actor_token)', () => {
       act: { sub: 'agent-7', idp: 'agents' },
       approved_by: ['alice'],
     })
+  })
+
+  it('refuses to mint for a revoked actor (kill switch), at once and after approval', async () => {
+    const b = await agentBroker(agents, others)
+    const held = await exchange(
+      b.broker,
+      onBehalf(await userToken(), await actorToken(), { audience: 'https://admin.example.com' }),
+    )
+    const id = String(b.audit.events.find((e) => e.event === 'approval.requested')?.approval_id)
+    await decide(b.broker, b.signer, id, 'alice', 'approve')
+    await b.broker.revocations.revoke({ provider: 'agents', sub: 'agent-7' }, 'ops')
+    const now = await exchange(b.broker, onBehalf(await userToken(), await actorToken()))
+    expect([now.status, now.body.error]).toEqual([400, 'invalid_request'])
+    b.clock.ms += 5000
+    const later = await exchange(b.broker, { grant_type: CIBA, auth_req_id: String(held.body.auth_req_id) })
+    expect([later.status, later.body.error]).toEqual([400, 'invalid_request'])
+    expect(b.audit.events.some((e) => e.event === 'token.exchange')).toBe(false)
   })
 
   it('refuses a policy with actor: to a request without an actor token', async () => {

@@ -52,13 +52,15 @@ describe('the ./verify package export', () => {
     for (const f of files) expect(readFileSync(join(VERIFY_DIST, f.path), 'utf8'), f.path).toBe(f.text)
   })
 
-  it('depends on no broker internals: only verify/, the DPoP proof check, errors, strict JSON, bounded fetch', async () => {
+  it('depends on no broker internals: only verify/, the DPoP proof check, errors, strict JSON and UTF-8, bounded fetch and reads', async () => {
     const { metafile } = await buildVerify()
     const allowed = new Set([
       'lib/dpop/proof.ts',
       'lib/errors.ts',
       'lib/json/strict-json.ts',
       'lib/http/bounded-fetch.ts',
+      'lib/http/read-capped.ts',
+      'lib/text/decode-utf8.ts',
     ])
     const inputs = Object.keys(metafile.inputs)
     expect(inputs.filter((p) => !p.startsWith('verify/') && !allowed.has(p))).toEqual([])

@@ -275,9 +275,31 @@ function refuse(code, scheme, description, scope) {
 // verify/issuer-keys.ts
 import { createRemoteJWKSet, customFetch } from "jose";
 
+// lib/text/decode-utf8.ts
+var UTF8 = new TextDecoder("utf-8", { fatal: true });
+function decodeUtf8(bytes) {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return void 0;
+  }
+}
+
+// lib/http/read-capped.ts
+async function readCapped(source, maxBytes) {
+  const chunks = [];
+  let total = 0;
+  for await (const chunk of source) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    total += bytes.byteLength;
+    if (total > maxBytes) return void 0;
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks, total);
+}
+
 // lib/http/bounded-fetch.ts
 var JSON_CONTENT_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
-var utf8 = new TextDecoder("utf-8", { fatal: true });
 async function fetchBounded(url, opts) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
@@ -325,43 +347,16 @@ async function fetchBounded(url, opts) {
       controller.abort();
       throw new FetchFailure("too-large", `response exceeds ${opts.maxBytes} bytes`);
     }
-    let text;
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      throw new FetchFailure("content-type", "response body is not valid UTF-8");
-    }
+    const text = decodeUtf8(bytes);
+    if (text === void 0) throw new FetchFailure("content-type", "response body is not valid UTF-8");
     return { status: response.status, headers: response.headers, text };
   } finally {
     clearTimeout(timer);
   }
 }
-async function readBodyCapped(response, maxBytes) {
-  if (!response.body) return new Uint8Array();
-  const reader = response.body.getReader();
-  const chunks = [];
-  let total = 0;
-  try {
-    for (; ; ) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => void 0);
-        return void 0;
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+function readBodyCapped(response, maxBytes) {
+  if (!response.body) return Promise.resolve(new Uint8Array());
+  return readCapped(response.body, maxBytes);
 }
 async function discard(response) {
   try {

@@ -15,6 +15,8 @@ var BrokerError = class extends Error {
   expose;
   headers;
   detail;
+  /** Extra members of the JSON error body (never `error` or `error_description`); sent only when exposed. */
+  members = {};
   /** Attaches internal detail (audit log only, never sent to the caller). */
   withDetail(detail) {
     this.detail = detail;
