@@ -48,14 +48,18 @@ export class ReplayGuard {
   /**
    * Consumes `key` once; false when it was already consumed (known here, lost to a concurrent
    * presentation on this instance, or refused by the store). A store failure rejects, for every
-   * presentation sharing the write.
+   * presentation sharing the write. The key counts as being consumed at once; the write itself
+   * starts once `after` settles (default: now).
    */
-  consume(key: string, expiresAt: number): Promise<boolean> {
+  consume(key: string, expiresAt: number, after?: Promise<unknown>): Promise<boolean> {
     if (this.#isKnown(key)) return Promise.resolve(false)
     const pending = this.#inFlight.get(key)
     // Whoever started the write is the only one it can make first.
     if (pending) return pending.then(() => false)
-    const write = consumeOnce(this.#table, key, expiresAt)
+    const started = after
+      ? after.then(() => consumeOnce(this.#table, key, expiresAt))
+      : consumeOnce(this.#table, key, expiresAt)
+    const write = started
       .then(
         (first) => {
           this.#remember(key, expiresAt)

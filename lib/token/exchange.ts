@@ -70,7 +70,10 @@ export async function exchangeToken(broker: Broker, req: HttpRequest): Promise<H
   const early = overlaps(broker, allowed, subject, actor)
     ? settledLater(guard(broker, allowed, subject, actor).then(issue))
     : undefined
-  await record.step(permitted, () => consume(broker, subject, actor))
+  // When both run, the write waits one turn of the event loop: the signature, the longer round
+  // trip, leaves first. The key is taken at once, so a concurrent presentation still waits for it.
+  const signingFirst = early ? new Promise<void>((resolve) => setImmediate(resolve)) : undefined
+  await record.step(permitted, () => consume(broker, subject, actor, signingFirst))
   if (!early) {
     const held = { policy: allowed.policy, subject, actor, request, proofJkt: proof?.jkt }
     // The kill switch first: a revoked subject must not put requests in front of approvers either.
@@ -233,6 +236,7 @@ async function consume(
   broker: Broker,
   subject: VerifiedSubject,
   actor: VerifiedSubject | undefined,
+  after?: Promise<unknown>,
 ): Promise<void> {
   for (const [token, presented] of [
     ['subject_token', subject],
@@ -240,7 +244,7 @@ async function consume(
   ] as const) {
     if (!presented?.replay) continue
     const { key, expiresAt } = presented.replay
-    const first = await guardStore(broker, broker.replay.consume(key, expiresAt))
+    const first = await guardStore(broker, broker.replay.consume(key, expiresAt, after))
     if (!first) throw new InvalidRequest(`${token} has already been used`).withDetail('replay')
   }
 }

@@ -60,6 +60,24 @@ describe('ReplayGuard', () => {
     expect(writes()).toBe(1)
   })
 
+  it('with `after`, the key is taken at once but written only once `after` settles', async () => {
+    const c = clock()
+    const { table, writes } = counted(new MemoryTable(() => Math.floor(c.now() / 1000)))
+    const guard = new ReplayGuard(table, { now: c.now })
+    let release: () => void = () => {}
+    const after = new Promise<void>((r) => {
+      release = r
+    })
+    const first = guard.consume('k', exp(c), after)
+    expect(guard.mayOverlap('k')).toBe(false)
+    const second = guard.consume('k', exp(c))
+    await Promise.resolve()
+    expect(writes()).toBe(0)
+    release()
+    expect(await Promise.all([first, second])).toEqual([true, false])
+    expect(writes()).toBe(1)
+  })
+
   it('a store failure rejects every presentation sharing the write and remembers nothing', async () => {
     const c = clock()
     const table = new MemoryTable()
