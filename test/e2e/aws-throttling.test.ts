@@ -7,6 +7,7 @@ import { awsClientConfig } from '../../lib/aws/retry.js'
 import { createKmsSigner } from '../../lib/keys/kms-signer.js'
 import type { KeyRing } from '../../lib/keys/signer.js'
 import { DynamoDbTable } from '../../lib/store/dynamodb-table.js'
+import { captureStdout } from '../audit/capture-stdout.js'
 import { type KmsFake, startKmsFake } from '../fakes/kms.js'
 import { expectRejected, goodClaims, type Harness, startHarness } from './harness.js'
 
@@ -36,8 +37,17 @@ afterAll(async () => {
   await kms?.close()
 })
 
-const exchange = async (harness: Harness) =>
-  harness.post(harness.exchangeForm(await harness.issuer.sign(goodClaims(harness))))
+/** Posts one exchange; a 5xx answer's one ERROR line (the error serializer's) is captured and checked. */
+const exchange = async (harness: Harness): Promise<Response> => {
+  const form = harness.exchangeForm(await harness.issuer.sign(goodClaims(harness)))
+  let res: Response | undefined
+  const logs = await captureStdout(async () => {
+    res = await harness.post(form)
+  })
+  const status = (res as Response).status
+  expect(logs.filter((l) => l.includes('"level":"ERROR"'))).toHaveLength(status >= 500 ? 1 : 0)
+  return res as Response
+}
 
 describe('KMS throttling at /token', () => {
   it('a persistently throttled Sign is 503 with Retry-After, counted in throttles, nothing minted', async () => {

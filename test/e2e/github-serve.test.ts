@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { exchangeCommand } from '../../lib/cli/exchange.js'
+import { captureStdout } from '../audit/capture-stdout.js'
 import { runSpec } from '../cli/run-command.js'
 import type { GithubFake } from '../fakes/github.js'
 import { appKey, startFake } from '../github/github-fixture.js'
@@ -86,9 +87,14 @@ describe('GitHub installation tokens over HTTP', () => {
 
   it('GitHub rate limited: 503 with its Retry-After', async () => {
     github.fail('rate-limit-403', { route: 'access-tokens', retryAfter: 17 })
-    const res = await h.post(await form({ resource: OWNER() }))
-    await expectRejected(res, 503, 'temporarily_unavailable')
-    expect(res.headers.get('retry-after')).toBe('17')
+    const body = await form({ resource: OWNER() })
+    let res: Response | undefined
+    const logs = await captureStdout(async () => {
+      res = await h.post(body)
+    })
+    expect(logs.filter((l) => l.includes('"level":"ERROR"'))).toHaveLength(1)
+    await expectRejected(res as Response, 503, 'temporarily_unavailable')
+    expect((res as Response).headers.get('retry-after')).toBe('17')
   })
 })
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MemoryTelemetry } from '../../lib/audit/emf-metrics.js'
 import { MemoryAuditSink } from '../../lib/audit/logger-sink.js'
 import { type Broker, createBroker } from '../../lib/broker.js'
 import { loadConfigText } from '../../lib/config/load.js'
@@ -46,6 +47,7 @@ policies:
   const broker = await createBroker(loadConfigText(yaml, 'inventory.yaml'), {
     table,
     audit,
+    metrics: new MemoryTelemetry(),
     now: () => clock.ms,
     keys: { active: signer, publicKeys: [signer.publicJwk] },
   })
