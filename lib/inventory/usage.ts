@@ -61,6 +61,8 @@ export class UsageRecorder {
   readonly #interval: number
   readonly #onError: (err: unknown) => void
   #timer: ReturnType<typeof setInterval> | undefined
+  /** The current UTC day's attribute name and the epoch ms at which it ends (computed once a day). */
+  #day = { attr: '', endsAt: 0 }
 
   constructor(table: StateTable, opts: UsageRecorderOptions) {
     this.#table = table
@@ -85,7 +87,7 @@ export class UsageRecorder {
     const policy = this.#pending(POLICY_PK, use.policy)
     policy.set.last_used = seconds
     for (const item of use.granted) policy.set[`${GRANT_ATTR}${item}`] = seconds
-    bump(policy, `${DAY_ATTR}${new Date(now).toISOString().slice(0, 10)}`)
+    bump(policy, this.#dayAttr(now))
     this.#flushDue(now, identity, policy)
   }
 
@@ -127,6 +129,17 @@ export class UsageRecorder {
     let n = 0
     for (const r of this.#records.values()) if (r.dirty) n++
     return n
+  }
+
+  #dayAttr(now: number): string {
+    if (now >= this.#day.endsAt || now < this.#day.endsAt - 86_400_000) {
+      const start = now - (now % 86_400_000)
+      this.#day = {
+        attr: `${DAY_ATTR}${new Date(start).toISOString().slice(0, 10)}`,
+        endsAt: start + 86_400_000,
+      }
+    }
+    return this.#day.attr
   }
 
   #pending(pk: string, sk: string): Pending {
