@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import * as z from 'zod'
-import { isLoopbackHost } from '../config/url.js'
+import { fetchBroker } from '../client/reach-broker.js'
+import { urlProblem } from '../config/url.js'
 import { UsageError } from '../errors.js'
 import { type CliIo, type CommandSpec, defineCommand } from './command.js'
 import { ADMIN_TOKEN_FLAG, URL_FLAG } from './common-flags.js'
@@ -75,17 +76,21 @@ async function callApprovals(parsed: Parsed, io: ApprovalsIo): Promise<number> {
     const url = list
       ? `${parsed.base}/approvals`
       : `${parsed.base}/approvals/${encodeURIComponent(parsed.id ?? '')}`
-    const res = await io.fetch(url, {
-      method: list ? 'GET' : 'POST',
-      headers: {
-        authorization: `Bearer ${parsed.adminToken}`,
-        accept: 'application/json',
-        ...(list ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
+    const res = await fetchBroker(
+      url,
+      {
+        method: list ? 'GET' : 'POST',
+        headers: {
+          authorization: `Bearer ${parsed.adminToken}`,
+          accept: 'application/json',
+          ...(list ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
+        },
+        ...(list ? {} : { body: form.toString() }),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+        redirect: 'error',
       },
-      ...(list ? {} : { body: form.toString() }),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-      redirect: 'error',
-    })
+      io.fetch,
+    )
     const body: unknown = await res.json().catch(() => undefined)
     if (!res.ok) {
       const e = ErrorSchema.safeParse(body)
@@ -200,18 +205,11 @@ export function approvalsCommands(): CommandSpec[] {
   ]
 }
 
-/** The broker's base URL: https, or http on loopback only, since the approver's token goes there. */
+/** The broker's base URL under the one URL policy (https, or plain http on loopback only): the approver's token goes there. */
 function brokerBase(url: string): string {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw new UsageError(`--url ${url} is not an absolute URL`)
-  }
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname)))
-    throw new UsageError('--url must use https (plain http only for loopback hosts)')
-  if (parsed.search || parsed.hash || parsed.username || parsed.password)
-    throw new UsageError('--url must be a plain base URL (no query, fragment or credentials)')
+  const problem = urlProblem(url, '--url', { query: false })
+  if (problem) throw new UsageError(problem)
+  const parsed = new URL(url)
   return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '')
 }
 

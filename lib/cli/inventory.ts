@@ -1,13 +1,16 @@
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import * as z from 'zod'
+import { fetchBroker } from '../client/reach-broker.js'
 import { parseDuration } from '../config/duration.js'
 import { urlProblem } from '../config/url.js'
 import { UsageError } from '../errors.js'
+import { readCapped } from '../http/read-capped.js'
 import { inventoryFindings } from '../inventory/findings.js'
 import { renderInventoryHtml } from '../inventory/render-html.js'
 import { renderInventoryCsv, renderInventoryTable } from '../inventory/render-text.js'
 import { type InventoryReport, InventoryReportSchema } from '../inventory/report.js'
+import { decodeUtf8 } from '../text/decode-utf8.js'
 import { defineCommand, type FlagSpecs } from './command.js'
 import { ADMIN_TOKEN_FLAG } from './common-flags.js'
 import { readTokenArg } from './token-arg.js'
@@ -66,14 +69,19 @@ async function inventoryReport(
   const endpoint = `${args.url}/inventory`
   let report: InventoryReport
   try {
-    const res = await io.fetch(endpoint, {
-      headers: { authorization: `Bearer ${args.adminToken}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-      redirect: 'error',
-    })
-    const text = await res.text()
-    if (text.length > MAX_BODY_BYTES) throw new Error(`the answer exceeds ${MAX_BODY_BYTES} bytes`)
-    const body: unknown = parseJson(text)
+    const res = await fetchBroker(
+      endpoint,
+      {
+        headers: { authorization: `Bearer ${args.adminToken}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+        redirect: 'error',
+      },
+      io.fetch,
+    )
+    // Read at most the cap: a huge or endless answer is refused without holding it in memory.
+    const bytes = res.body ? await readCapped(res.body, MAX_BODY_BYTES) : new Uint8Array()
+    if (bytes === undefined) throw new Error(`the answer exceeds ${MAX_BODY_BYTES} bytes`)
+    const body: unknown = parseJson(decodeUtf8(bytes) ?? '')
     if (!res.ok) {
       const e = ErrorSchema.safeParse(body)
       io.err(
@@ -87,10 +95,7 @@ async function inventoryReport(
     if (!parsed.success) throw new Error(`${endpoint} answered something that is not an inventory`)
     report = parsed.data
   } catch (e) {
-    const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : ''
-    io.err(
-      `tessera inventory: cannot read ${endpoint}: ${e instanceof Error ? e.message : String(e)}${cause}`,
-    )
+    io.err(`tessera inventory: ${e instanceof Error ? e.message : String(e)}`)
     return 1
   }
   const findings = inventoryFindings(report, args.unused)

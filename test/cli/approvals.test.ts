@@ -114,6 +114,14 @@ describe('tessera approvals', () => {
     expect(JSON.stringify([again, own, unknown, noScope])).not.toContain(admin)
   })
 
+  it('an unreachable broker exits 1 naming the URL and the cause', async () => {
+    const r = await run(['list', '--url', 'http://127.0.0.1:9', '--admin-token', 't'])
+    expect(r.code).toBe(1)
+    expect(r.err[0]).toMatch(
+      /^tessera approvals: cannot reach http:\/\/127\.0\.0\.1:9\/approvals: .*ECONNREFUSED/,
+    )
+  })
+
   it.each([
     [[]],
     [['show']],
