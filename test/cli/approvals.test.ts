@@ -117,9 +117,7 @@ describe('tessera approvals', () => {
   it('an unreachable broker exits 1 naming the URL and the cause', async () => {
     const r = await run(['list', '--url', 'http://127.0.0.1:9', '--admin-token', 't'])
     expect(r.code).toBe(1)
-    expect(r.err[0]).toMatch(
-      /^tessera approvals: cannot reach http:\/\/127\.0\.0\.1:9\/approvals: .*ECONNREFUSED/,
-    )
+    expect(r.err[0]).toMatch(/^tessera approvals: cannot reach http:\/\/127\.0\.0\.1:9\/approvals: \S/)
   })
 
   it.each([
